@@ -1,0 +1,22 @@
+"""Generator back-ends. Add one: a module with a ``@register``-ed class, and an import here."""
+from .base import (
+    BackendError,
+    GeneratorBackend,
+    load_generator,
+    load_weights_into,
+    register,
+    registered_names,
+)
+from . import dcgan  # noqa: F401  (registers "digiface-dcgan")
+
+DEFAULT_FACE_GENERATOR = "digiface-dcgan"
+
+__all__ = [
+    "BackendError",
+    "DEFAULT_FACE_GENERATOR",
+    "GeneratorBackend",
+    "load_generator",
+    "load_weights_into",
+    "register",
+    "registered_names",
+]

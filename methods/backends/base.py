@@ -1,0 +1,177 @@
+"""The generator protocol every back-end offers, and the registry that names them.
+
+A new back-end is one subclass of :class:`GeneratorBackend` decorated with ``@register("name")``
+and one import line in ``methods/backends/__init__.py``.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Optional
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+WEIGHTS_FILE = "generator.safetensors"
+CONFIG_FILE = "config.json"
+
+_REGISTRY: dict[str, type["GeneratorBackend"]] = {}
+
+
+class BackendError(ValueError):
+    """A generator name or directory that cannot be loaded (message is shown to users)."""
+
+
+def register(name: str):
+    """Class decorator: make a back-end loadable by ``name`` and from directories it saved."""
+
+    def deco(cls: type["GeneratorBackend"]) -> type["GeneratorBackend"]:
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def registered_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+class GeneratorBackend(ABC):
+    """A pretrained generator wrapped with the operations the methods need.
+
+    ``module`` maps latents of shape ``latent_shape`` (per sample) to images in [-1, 1].
+    Instances from :meth:`pretrained` are frozen and may be shared between users; methods
+    fine-tune a :meth:`trainable_copy`, never the shared instance.
+    """
+
+    name: ClassVar[str] = ""
+    latent_dim: ClassVar[int]
+    image_size: ClassVar[int]
+    conditions: ClassVar[Optional[list[str]]] = None
+
+    def __init__(self, module: nn.Module, config: Optional[dict[str, Any]] = None) -> None:
+        self.module = module
+        self.config = dict(config or {})
+
+    # --- construction -------------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def build_module(cls, **kwargs: Any) -> nn.Module:
+        """An untrained module with this back-end's architecture."""
+
+    @classmethod
+    @abstractmethod
+    def pretrained(cls) -> "GeneratorBackend":
+        """The back-end's pretrained weights (must work offline for embedded defaults)."""
+
+    def frozen(self) -> "GeneratorBackend":
+        self.module.eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+        return self
+
+    def trainable_copy(self) -> "GeneratorBackend":
+        """A deep copy whose parameters require grad; the original is left untouched."""
+        clone = copy.deepcopy(self.module)
+        clone.eval()  # BatchNorm keeps its pretrained running statistics while fine-tuning
+        for p in clone.parameters():
+            p.requires_grad_(True)
+        return type(self)(clone, self.config)
+
+    # --- sampling -----------------------------------------------------------------------
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        return (self.latent_dim,)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.module.parameters()).device
+
+    def sample_latents(self, n: int, seed: int) -> torch.Tensor:
+        """``n`` latents from the prior, reproducible from ``seed`` (CPU generator)."""
+        g = torch.Generator().manual_seed(int(seed))
+        return torch.randn((n, *self.latent_shape), generator=g)
+
+    @abstractmethod
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents (N, *latent_shape) -> images (N, 3, H, W) in [-1, 1], differentiable."""
+
+    @torch.no_grad()
+    def render(self, latents: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Decode without gradients, in batches, on the module's device; returns CPU images."""
+        out = []
+        for chunk in latents.split(batch_size):
+            out.append(self.decode(chunk.to(self.device)).float().cpu())
+        return torch.cat(out) if out else torch.empty(0, 3, self.image_size, self.image_size)
+
+    # --- persistence --------------------------------------------------------------------
+    def save(self, directory: Path, provenance: Optional[dict[str, Any]] = None) -> Path:
+        """Write ``generator.safetensors`` and ``config.json`` (back-end, arguments, provenance)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.module.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS_FILE), metadata={"backend": self.name})
+        cfg = {"backend": self.name, "config": self.config, "provenance": provenance or {}}
+        (directory / CONFIG_FILE).write_text(json.dumps(cfg, indent=2, default=str) + "\n")
+        return directory / WEIGHTS_FILE
+
+    @classmethod
+    def from_directory(cls, directory: Path) -> "GeneratorBackend":
+        cfg = json.loads((Path(directory) / CONFIG_FILE).read_text())
+        module = cls.build_module(**cfg.get("config", {}))
+        state = load_file(str(Path(directory) / WEIGHTS_FILE))
+        try:
+            module.load_state_dict(state)
+        except RuntimeError as exc:
+            raise BackendError(
+                f"{directory}: the weights do not fit the '{cls.name}' architecture ({exc.__class__.__name__})"
+            ) from exc
+        return cls(module, cfg.get("config", {})).frozen()
+
+
+def load_generator(name_or_dir: str | Path) -> GeneratorBackend:
+    """A registered back-end by name (pretrained weights), or a directory a method saved."""
+    path = Path(name_or_dir)
+    if str(name_or_dir) in _REGISTRY:
+        return _REGISTRY[str(name_or_dir)].pretrained()
+    if path.is_dir():
+        cfg_path = path / CONFIG_FILE
+        if not cfg_path.is_file() or not (path / WEIGHTS_FILE).is_file():
+            raise BackendError(f"{path} has no {CONFIG_FILE} + {WEIGHTS_FILE}: not a generator saved by this suite")
+        try:
+            backend = json.loads(cfg_path.read_text())["backend"]
+        except (ValueError, KeyError) as exc:
+            raise BackendError(f"{cfg_path} is not a generator config") from exc
+        if backend not in _REGISTRY:
+            raise BackendError(f"{path}: unknown back-end '{backend}' (known: {', '.join(registered_names())})")
+        return _REGISTRY[backend].from_directory(path)
+    raise BackendError(
+        f"'{name_or_dir}' is neither a registered generator ({', '.join(registered_names())}) nor a directory"
+    )
+
+
+def load_weights_into(backend: GeneratorBackend, weights_file: Path) -> GeneratorBackend:
+    """A frozen copy of ``backend`` with the weights of a ``generator.safetensors`` file.
+
+    Used for user uploads: a wrong file gives a :class:`BackendError` with a readable message.
+    """
+    try:
+        state = load_file(str(weights_file))
+    except Exception as exc:  # safetensors raises several types for a non-safetensors file
+        raise BackendError(f"{Path(weights_file).name} is not a safetensors file") from exc
+    module = type(backend).build_module(**backend.config)
+    missing, unexpected = set(module.state_dict()) - set(state), set(state) - set(module.state_dict())
+    if missing or unexpected:
+        raise BackendError(
+            f"{Path(weights_file).name} is not a '{backend.name}' checkpoint "
+            f"({len(missing)} tensors missing, {len(unexpected)} unexpected)"
+        )
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        raise BackendError(f"{Path(weights_file).name}: tensor shapes do not match '{backend.name}'") from exc
+    return type(backend)(module, backend.config).frozen()

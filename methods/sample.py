@@ -1,0 +1,57 @@
+"""Sample images from a registered generator or from a directory a method of this suite wrote.
+
+``python -m methods.sample --generator NAME_OR_DIR --latents Z.npy --out OUT.npz``
+writes ``images`` as uint8 (n, H, W, 3) (and ``latents``).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .backends import BackendError, GeneratorBackend, load_generator
+from .runtime import limit_cpu_threads, to_uint8
+
+
+def sample_images(generator: GeneratorBackend, latents: np.ndarray) -> np.ndarray:
+    """uint8 images (n, H, W, 3) for latents of shape (n, D) (ValueError on a wrong shape)."""
+    latents = np.asarray(latents)
+    if latents.ndim != 2 or latents.shape[1] != int(np.prod(generator.latent_shape)):
+        raise ValueError(
+            f"latents must have shape (n, {int(np.prod(generator.latent_shape))}) for '{generator.name}', got {latents.shape}"
+        )
+    z = torch.as_tensor(latents, dtype=torch.float32).reshape(len(latents), *generator.latent_shape)
+    return to_uint8(generator.render(z))
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m methods.sample", description=__doc__.split("\n\n")[0])
+    p.add_argument("--generator", required=True, help="registered back-end name or a directory written by a method")
+    p.add_argument("--latents", type=Path, help=".npy array (n, D)")
+    p.add_argument("--n", type=int, help="sample n latents from the prior instead of --latents")
+    p.add_argument("--seed", type=int, default=0, help="seed for --n")
+    p.add_argument("--out", required=True, type=Path, help="output .npz")
+    args = p.parse_args(argv)
+    limit_cpu_threads()
+    try:
+        generator = load_generator(args.generator)
+        if args.latents is not None:
+            latents = np.load(args.latents)
+        elif args.n is not None and 0 < args.n <= 100_000:
+            latents = generator.sample_latents(args.n, args.seed).flatten(1).numpy()
+        else:
+            raise ValueError("give --latents Z.npy or --n N (1..100000)")
+        images = sample_images(generator, latents)
+    except (BackendError, ValueError, OSError) as exc:
+        p.exit(2, f"error: {exc}\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, images=images, latents=np.asarray(latents, dtype=np.float32))
+    print(f"wrote {len(images)} images {images.shape[1:]} to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
