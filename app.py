@@ -1,0 +1,46 @@
+"""Unlearning Studio: four tabs over one method library (``methods``). Run: ``python app.py``."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import gradio as gr  # noqa: E402
+
+from spaces import amnesia, directions, features, identity  # noqa: E402
+
+TITLE = "Unlearning Studio"
+# System fonts only: the default theme fetches web fonts, which an offline machine cannot reach.
+THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+HEADER = """
+# Unlearning Studio
+Make a pretrained generator **forget** — an identity, a concept or a visual feature — without its training data.
+Everything here runs offline on a CPU, on real pretrained models (see the README for measured results).
+"""
+
+
+def build_app() -> gr.Blocks:
+    """The whole app: one tab per module of ``spaces``."""
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 6 * 3600)) as demo:
+        gr.Markdown(HEADER)
+        with gr.Tabs():
+            with gr.Tab("Identity", id="identity"):
+                identity.build()
+            with gr.Tab("Amnesia", id="amnesia"):
+                amnesia.build()
+            with gr.Tab("Directions", id="directions"):
+                directions.build()
+            with gr.Tab("Features", id="features"):
+                features.build()
+    # Training runs share one slot per process (2 CPU cores); labelling events are light.
+    demo.queue(default_concurrency_limit=4, max_size=32)
+    return demo
+
+
+if __name__ == "__main__":
+    build_app().launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        theme=THEME,
+    )

@@ -1,0 +1,1 @@
+"""Gradio tabs of Unlearning Studio: layout and handlers only; the work is done in ``methods``."""

@@ -1,0 +1,249 @@
+"""Features tab: label generated faces by clicking, then Feature Unlearning removes the feature.
+
+Layout first, then one handler per event; each handler calls one function of ``methods``.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import gradio as gr
+
+from methods import feature_unlearning as fu
+from methods.backends import DEFAULT_FACE_GENERATOR, GeneratorBackend, load_generator, load_weights_into
+from methods.labels import LabelSet
+from methods.sample import sample_images
+from spaces.common import CancelFlags, clamp_number, data_uri, labelled_rows, new_run_dir, session_id, user_errors
+
+PAGE_SIZE = 64
+MAX_SEED = 2**31 - 1
+CANCEL = CancelFlags()
+
+INTRO = """
+### Features — make the generator forget a visual feature
+**1.** Click every face that shows the feature (e.g. an *open mouth* or *glasses*); a click again clears it.
+Every face on a page you labelled and did not click counts as *without* the feature.
+**2.** Label a few pages (*More samples*): ~10 with the feature is a start, 30+ is better.
+**3.** *Unlearn*: a copy of the generator is fine-tuned so latents that carry the feature now give the same face
+without it (Moon, Cho & Kim, AAAI 2024). It is compared with the free alternative — moving the latent at sampling time.
+"""
+
+GRID_TEMPLATE = """
+<div class="fu-grid">
+${tiles.map((src, i) => `<button type="button" class="fu-tile ${value.marked[i] ? 'on' : ''}" data-i="${i}"
+  title="sample ${i} — click to toggle"><img src="${src}" alt="sample ${i}" draggable="false"/><span class="fu-badge">✓</span></button>`).join('')}
+</div>
+<div class="fu-foot">page seed <b>${value.seed}</b> · <b>${value.marked.filter(Boolean).length}</b> of ${tiles.length} marked on this page</div>
+"""
+
+GRID_CSS = """
+.fu-grid { display: grid; grid-template-columns: repeat(8, minmax(0, 1fr)); gap: 6px; }
+.fu-tile { position: relative; padding: 0; border: 3px solid transparent; border-radius: 8px; background: none;
+           cursor: pointer; overflow: hidden; line-height: 0; }
+.fu-tile img { width: 100%; aspect-ratio: 1; image-rendering: auto; border-radius: 5px; user-select: none; }
+.fu-tile:hover { border-color: #9ca3af; }
+.fu-tile.on { border-color: #f97316; box-shadow: 0 0 0 2px #f97316; }
+.fu-tile.on img { filter: saturate(0.6) brightness(0.85); }
+.fu-badge { display: none; position: absolute; top: 4px; right: 4px; width: 22px; height: 22px; line-height: 22px;
+            border-radius: 50%; background: #f97316; color: white; font-weight: 700; font-size: 14px; }
+.fu-tile.on .fu-badge { display: block; }
+.fu-foot { margin-top: 6px; font-size: 0.9em; opacity: 0.8; }
+"""
+
+# Toggle on the client: the page's marks live in the component's value, so a click costs no image
+# round trip; the server only records the marks (small JSON) to keep the counts.
+GRID_JS = """
+element.addEventListener('click', (ev) => {
+  const tile = ev.target.closest('.fu-tile');
+  if (!tile) return;
+  const i = Number(tile.dataset.i);
+  const marked = props.value.marked.slice();
+  marked[i] = !marked[i];
+  props.value = { ...props.value, marked };
+  trigger('change');
+});
+"""
+
+
+# ------------------------------------------------------------------------------------------------
+# Layout
+# ------------------------------------------------------------------------------------------------
+def build() -> None:
+    """Lay out the tab inside the current ``gr.Blocks`` and wire its events."""
+    first_page = _page(load_generator(DEFAULT_FACE_GENERATOR), 0, LabelSet(DEFAULT_FACE_GENERATOR, PAGE_SIZE))
+    labels = gr.State(None)  # LabelSet, per browser session
+    gr.Markdown(INTRO)
+    with gr.Row():
+        with gr.Column(scale=3):
+            with gr.Row():
+                seed = gr.Number(0, label="Page seed", precision=0, minimum=0, maximum=MAX_SEED, scale=1)
+                show_btn = gr.Button("Show page", scale=1)
+                more_btn = gr.Button("More samples →", variant="secondary", scale=1)
+            grid = gr.HTML(
+                value=first_page["value"], tiles=first_page["tiles"], html_template=GRID_TEMPLATE,
+                css_template=GRID_CSS, js_on_load=GRID_JS, elem_id="fu-grid", padding=False,
+            )
+            counts = gr.Markdown(_counts_text(None, first_page["value"]), elem_id="fu-counts")
+        with gr.Column(scale=2):
+            with gr.Accordion("Settings", open=False):
+                steps = gr.Slider(10, 2000, 300, step=10, label="Fine-tuning steps")
+                batch = gr.Slider(4, 128, 32, step=4, label="Batch size")
+                lr = gr.Number(1e-4, label="Learning rate (Adam)")
+                alpha = gr.Slider(0.1, 10, 1.0, step=0.1, label="α — weight of the unlearning terms")
+                thr = gr.Radio(list(fu.THRESHOLDS), value="mean", label="Threshold t",
+                               info="mean projection of all labels (the paper) or midpoint of the two class means")
+                run_seed = gr.Number(0, label="Run seed", precision=0, minimum=0, maximum=MAX_SEED)
+                probe = gr.Checkbox(True, label="Adversarial probe (PGD on z tries to bring the feature back)")
+                base_file = gr.File(label="Start from an unlearned generator.safetensors (optional)",
+                                    file_types=[".safetensors"], type="filepath")
+            with gr.Accordion("Labels file (share one labelling in a workshop)", open=False):
+                save_btn = gr.Button("Save labels")
+                labels_out = gr.File(label="labels.json", interactive=False)
+                labels_in = gr.File(label="Load labels", file_types=[".json"], type="filepath")
+            with gr.Row():
+                run_btn = gr.Button("Unlearn", variant="primary", elem_id="fu-run")
+                stop_btn = gr.Button("Cancel", variant="stop", elem_id="fu-cancel")
+            status = gr.Markdown(elem_id="fu-status")
+    with gr.Row():
+        with_img = gr.Image(label="Held-out faces WITH the feature: original · unlearned · latent shift", type="pil",
+                            interactive=False, elem_id="fu-with")
+        without_img = gr.Image(label="Held-out faces WITHOUT the feature (should not change)", type="pil",
+                               interactive=False, elem_id="fu-without")
+    metrics = gr.Dataframe(headers=["metric", "unlearned generator", "latent shift (no training)"],
+                           label="Metrics (held-out latents)", interactive=False, wrap=True, elem_id="fu-metrics")
+    downloads = gr.File(label="Downloads: generator.safetensors, report.json, direction.safetensors",
+                        file_count="multiple", interactive=False)
+
+    # --------------------------------------------------------------------------------------------
+    # Events
+    # --------------------------------------------------------------------------------------------
+    grid.change(record_marks, [grid, labels], [labels, counts], queue=False, show_progress="hidden")
+    show_btn.click(show_page, [seed, grid, labels], [grid, labels, counts, seed], show_progress="hidden")
+    more_btn.click(next_page, [grid, labels], [grid, labels, counts, seed], show_progress="hidden")
+    save_btn.click(save_labels, [grid, labels], [labels_out])
+    labels_in.upload(load_labels, [labels_in], [grid, labels, counts, seed])
+    run_evt = run_btn.click(
+        unlearn, [grid, labels, steps, batch, lr, alpha, thr, run_seed, probe, base_file],
+        [with_img, without_img, metrics, downloads, status],
+        concurrency_limit=1, concurrency_id="training",
+    )
+    stop_btn.click(cancel, None, [status], cancels=[run_evt], queue=False)
+
+
+# ------------------------------------------------------------------------------------------------
+# Handlers (each validates its input and calls one methods/ function)
+# ------------------------------------------------------------------------------------------------
+def _labels(state: Optional[LabelSet], grid_value: Optional[dict]) -> LabelSet:
+    """The session's labels including the page on screen (every visible page counts as labelled)."""
+    labels = state if isinstance(state, LabelSet) else LabelSet(DEFAULT_FACE_GENERATOR, PAGE_SIZE)
+    if isinstance(grid_value, dict) and "seed" in grid_value and isinstance(grid_value.get("marked"), list):
+        labels.mark_page(int(grid_value["seed"]), [bool(m) for m in grid_value["marked"]][:PAGE_SIZE])
+    return labels
+
+
+def _counts_text(state: Optional[LabelSet], grid_value: Optional[dict]) -> str:
+    labels = _labels(LabelSet(state.generator, state.page_size, dict(state.pages)) if state else None, grid_value)
+    pos, neg = labels.counts()
+    hint = "" if pos >= fu.MIN_LABELS_EACH else f" — mark at least {fu.MIN_LABELS_EACH} faces with the feature"
+    return f"**{pos}** with the feature · **{neg}** without · {len(labels.pages)} page(s) labelled{hint}"
+
+
+def _page(generator: GeneratorBackend, seed: int, labels: LabelSet) -> dict[str, Any]:
+    images = sample_images(generator, generator.sample_latents(PAGE_SIZE, seed).flatten(1).numpy())
+    marked = labels.pages.get(seed, set())
+    return {"value": {"seed": seed, "marked": [i in marked for i in range(PAGE_SIZE)]},
+            "tiles": [data_uri(im) for im in images]}
+
+
+def _show(seed: int, labels: LabelSet):
+    page = _page(load_generator(DEFAULT_FACE_GENERATOR), seed, labels)
+    return gr.HTML(value=page["value"], tiles=page["tiles"]), labels, _counts_text(labels, page["value"]), seed
+
+
+def record_marks(grid_value: dict, state: Optional[LabelSet]):
+    """A click toggled a tile: store the page's marks."""
+    labels = _labels(state, grid_value)
+    return labels, _counts_text(labels, None)
+
+
+@user_errors
+def show_page(seed: Any, grid_value: dict, state: Optional[LabelSet]):
+    """Show the page of ``seed`` (its earlier marks, if any, come back with it)."""
+    seed = int(clamp_number(seed, 0, MAX_SEED, "Page seed", integer=True))
+    return _show(seed, _labels(state, grid_value))
+
+
+@user_errors
+def next_page(grid_value: dict, state: Optional[LabelSet]):
+    """Keep the current page's labels and show the next unseen seed."""
+    labels = _labels(state, grid_value)
+    seed = max(labels.pages) + 1 if labels.pages else 0
+    while seed in labels.pages:
+        seed += 1
+    return _show(min(seed, MAX_SEED), labels)
+
+
+@user_errors
+def save_labels(grid_value: dict, state: Optional[LabelSet]) -> str:
+    labels = _labels(state, grid_value)
+    path = Path(tempfile.mkdtemp(prefix="labels-")) / "labels.json"
+    path.write_text(labels.to_json())
+    return str(path)
+
+
+@user_errors
+def load_labels(path: Optional[str]):
+    if not path:
+        raise ValueError("choose a labels.json file first")
+    labels = LabelSet.load(Path(path))
+    if labels.generator != DEFAULT_FACE_GENERATOR or labels.page_size != PAGE_SIZE:
+        raise ValueError(f"these labels are for '{labels.generator}' with {labels.page_size} samples a page; "
+                         f"this tab labels '{DEFAULT_FACE_GENERATOR}' with {PAGE_SIZE}")
+    if not labels.pages:
+        raise ValueError("the labels file has no labelled pages")
+    return _show(min(labels.pages), labels)
+
+
+def cancel(request: gr.Request) -> str:
+    CANCEL.cancel(session_id(request))
+    return "Cancelling…"
+
+
+@user_errors
+def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, base_file,
+            request: gr.Request = None, progress=gr.Progress()):
+    """Fine-tune on this session's labels; show before/after, the baseline, metrics and downloads."""
+    labels = _labels(state, grid_value)
+    config = fu.FeatureUnlearningConfig(
+        steps=int(clamp_number(steps, 1, 5000, "Steps", integer=True)),
+        batch_size=int(clamp_number(batch, 2, 256, "Batch size", integer=True)),
+        lr=clamp_number(lr, 1e-7, 1e-1, "Learning rate"),
+        alpha=clamp_number(alpha, 1e-3, 1000, "α"),
+        threshold=thr if thr in fu.THRESHOLDS else "",
+        seed=int(clamp_number(run_seed, 0, MAX_SEED, "Run seed", integer=True)),
+    )
+    config.validate()
+    generator = load_generator(DEFAULT_FACE_GENERATOR)
+    pos, neg = labels.latents(generator)
+    if len(pos) == 0:
+        raise ValueError("No faces are marked as having the feature: click the faces that show it first.")
+    if len(neg) == 0:
+        raise ValueError("Every labelled face is marked: leave the faces without the feature unmarked.")
+    if base_file:
+        generator = load_weights_into(generator, Path(base_file))
+    out_dir = new_run_dir("features")
+    comparison = fu.unlearn_from_labels(
+        generator, pos, neg, config, probe=bool(probe), out_dir=out_dir,
+        progress=lambda f, msg: progress(f, desc=msg), cancel=CANCEL.start(session_id(request)),
+    )
+    rows = [[name, _fmt(a), _fmt(b)] for name, a, b in comparison.metrics]
+    files = [str(out_dir / "generator.safetensors"), str(out_dir / "report.json"), str(out_dir / fu.DIRECTION_FILE)]
+    done = (f"Done: {config.steps} steps in {comparison.result.report['train_seconds']:.1f} s on "
+            f"{len(pos)} faces with the feature and {len(neg)} without.")
+    return (labelled_rows(comparison.rows_with_feature), labelled_rows(comparison.rows_without_feature),
+            rows, files, done)
+
+
+def _fmt(x: Any) -> str:
+    return f"{x:.3f}" if isinstance(x, float) else ("—" if x is None else str(x))

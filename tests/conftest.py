@@ -1,0 +1,29 @@
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+import pytest
+import torch
+
+from methods.backends import load_generator
+
+
+@pytest.fixture(scope="session")
+def dcgan():
+    return load_generator("digiface-dcgan")
+
+
+@pytest.fixture(scope="session")
+def mouth_labels(dcgan):
+    """A real labelling of a real feature: open mouths by dlib landmarks on 640 DCGAN samples."""
+    from methods.faces import MOUTH_OPEN_THRESHOLD, mouth_opening
+
+    pool = dcgan.sample_latents(640, seed=4242)
+    opening = mouth_opening(dcgan.render(pool))
+    found = np.isfinite(opening)
+    is_open = torch.from_numpy(opening >= MOUTH_OPEN_THRESHOLD)
+    found_t = torch.from_numpy(found)
+    return pool[found_t & is_open], pool[found_t & ~is_open]
