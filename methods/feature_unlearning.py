@@ -279,6 +279,7 @@ def evaluate(
             "l1_to_target": float((g_z - f_target)[has].abs().mean()) if has.any() else None,
             "ssim_to_target": float(ssim_per_image(g_z[has], f_target[has]).mean()) if has.any() else None,
         },
+        "original_ssim_to_target": float(ssim_per_image(f_z[has], f_target[has]).mean()) if has.any() else None,
         "latent_shift_baseline": {
             "ssim_kept": float(ssim_per_image(baseline[~has], f_z[~has]).mean()) if (~has).any() else None,
             "l1_to_target": 0.0,
@@ -312,7 +313,7 @@ class Comparison:
     result: FeatureUnlearningResult
     rows_with_feature: dict[str, np.ndarray]  # "original" / "unlearned" / "latent shift" -> uint8 (n, H, W, 3)
     rows_without_feature: dict[str, np.ndarray]
-    metrics: list[tuple[str, Any, Any]]  # (metric, unlearned generator, latent-shift baseline)
+    metrics: list[tuple[str, Any, Any, Any]]  # (metric, original, unlearned generator, latent-shift baseline)
 
 
 def heldout_rows(backend: GeneratorBackend, direction: FeatureDirection, n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
@@ -354,12 +355,13 @@ def unlearn_from_labels(
             "latent shift": to_uint8(backend.render(latent_shift(latents, direction))),
         }
     heldout = result.report.get("heldout", {})
-    metrics: list[tuple[str, Any, Any]] = [
-        ("share of held-out latents with the feature (projection)", heldout.get("share_with_feature_by_projection"), "same"),
-        ("SSIM to original, samples without the feature (1 = unchanged)", heldout.get("unlearned", {}).get("ssim_kept"), heldout.get("latent_shift_baseline", {}).get("ssim_kept")),
-        ("SSIM to the moved target f(z'), samples with the feature", heldout.get("unlearned", {}).get("ssim_to_target"), 1.0),
-        ("cost at sampling time", "none (weights changed)", "a projection per latent; needs the latent"),
-        ("training time (s)", result.report["train_seconds"], 0.0),
+    unl, base = heldout.get("unlearned", {}), heldout.get("latent_shift_baseline", {})
+    metrics: list[tuple[str, Any, Any, Any]] = [
+        ("held-out latents with the feature (projection)", heldout.get("share_with_feature_by_projection"), "same latents", "same latents"),
+        ("SSIM to the original, faces without the feature (1 = unchanged)", 1.0, unl.get("ssim_kept"), base.get("ssim_kept")),
+        ("SSIM to the feature-free target f(z'), faces with it (1 = reached)", heldout.get("original_ssim_to_target"), unl.get("ssim_to_target"), 1.0),
+        ("extra cost at sampling time", "—", "none (weights changed)", "a projection per latent"),
+        ("training time (s)", "—", result.report["train_seconds"], 0.0),
     ]
     if probe:
         check_cancel(cancel)
@@ -374,12 +376,11 @@ def unlearn_from_labels(
             probe_report = {"skipped": str(exc)}
         result.report["probe"] = {k: v for k, v in probe_report.items() if not k.startswith("_")}
         if "skipped" not in probe_report:
-            metrics.append(
-                ("probe: judged rate after PGD (original generator: %.2f)" % probe_report["original"]["judge_rate_after_attack"],
-                 probe_report["unlearned"]["judge_rate_after_attack"], probe_report["latent shift"]["judge_rate_after_attack"])
-            )
+            names = ("original", "unlearned", "latent shift")
+            metrics.append(("probe: feature rate before attack (judge classifier)", *(probe_report[n]["judge_rate_before"] for n in names)))
+            metrics.append(("probe: feature rate after PGD on z (judge classifier)", *(probe_report[n]["judge_rate_after_attack"] for n in names)))
         else:
-            metrics.append(("probe", probe_report["skipped"], ""))
+            metrics.append(("probe", probe_report["skipped"], "", ""))
     if out_dir is not None:
         save_result(result, Path(out_dir))
     report_progress(progress, 1.0, "done")

@@ -10,11 +10,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import gradio as gr
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from methods.backends import BackendError
 from methods.runtime import Cancelled
@@ -24,26 +24,43 @@ RUNS_ROOT = Path(tempfile.gettempdir()) / "unlearning-studio-runs"
 RUN_TTL_S = 6 * 3600
 
 
-def user_errors(fn: Callable) -> Callable:
-    """Turn expected failures into a readable ``gr.Error``; never show a traceback to a user."""
+def _message(exc: BaseException, where: str) -> str:
+    if isinstance(exc, Cancelled):
+        return "Run cancelled. Nothing was changed; start again when ready."
+    if isinstance(exc, (ValueError, BackendError)):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "Out of memory: try fewer samples or a smaller batch."
+    log.exception("unexpected error in %s", where)  # a bug: the traceback goes to the server log only
+    return f"Unexpected error ({type(exc).__name__}). The details are in the server log."
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except Cancelled:
-            raise gr.Error("Run cancelled. Nothing was changed; start again when ready.", title="Cancelled")
-        except (ValueError, BackendError) as exc:
-            raise gr.Error(str(exc), title="Please check the input")
-        except MemoryError:
-            raise gr.Error("Out of memory: try fewer samples or a smaller batch.", title="Too large")
-        except Exception as exc:  # a bug: log the traceback for us, show one line to the user
-            log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"Unexpected error ({type(exc).__name__}). The details are in the server log.")
 
-    return wrapper
+def user_errors(fn: Optional[Callable] = None, *, status: Optional[int] = None, n_outputs: int = 1) -> Callable:
+    """Turn failures into a readable message; never show a traceback to a user.
+
+    Without ``status`` the message is raised as ``gr.Error`` (a toast). With ``status`` (the index of a
+    Markdown output) the other outputs keep what they showed and the message goes there, with a toast.
+    """
+
+    def deco(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except gr.Error:
+                raise
+            except Exception as exc:
+                message = _message(exc, func.__name__)
+                if status is None:
+                    raise gr.Error(message, title="Please check the input")
+                gr.Warning(message)
+                out = [gr.skip() for _ in range(n_outputs)]
+                out[status] = f"⚠️ {message}"
+                return tuple(out)
+
+        return wrapper
+
+    return deco(fn) if fn is not None else deco
 
 
 class CancelFlags:
@@ -90,17 +107,19 @@ def data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def labelled_rows(rows: dict[str, np.ndarray], tile: int = 96, label_width: int = 110) -> Image.Image:
+def labelled_rows(rows: dict[str, np.ndarray], tile: int = 112, label_width: int = 150) -> Image.Image:
     """Rows of tiles with a label at the left of each row: {"original": (n, H, W, 3), ...}."""
     names = list(rows)
     n = max(len(v) for v in rows.values()) if rows else 0
-    canvas = Image.new("RGB", (label_width + n * (tile + 4), len(names) * (tile + 4)), "white")
+    gap = 4
+    canvas = Image.new("RGB", (label_width + n * (tile + gap), len(names) * (tile + gap)), "white")
     draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=20)
     for r, name in enumerate(names):
-        y = r * (tile + 4)
-        draw.text((6, y + tile // 2 - 6), name, fill=(30, 30, 30))
+        y = r * (tile + gap)
+        draw.text((8, y + tile // 2), name, fill=(30, 30, 30), font=font, anchor="lm")
         for c, im in enumerate(rows[name]):
-            canvas.paste(Image.fromarray(im).resize((tile, tile), Image.BICUBIC), (label_width + c * (tile + 4), y))
+            canvas.paste(Image.fromarray(im).resize((tile, tile), Image.BICUBIC), (label_width + c * (tile + gap), y))
     return canvas
 
 

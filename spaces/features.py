@@ -105,12 +105,11 @@ def build() -> None:
                 run_btn = gr.Button("Unlearn", variant="primary", elem_id="fu-run")
                 stop_btn = gr.Button("Cancel", variant="stop", elem_id="fu-cancel")
             status = gr.Markdown(elem_id="fu-status")
-    with gr.Row():
-        with_img = gr.Image(label="Held-out faces WITH the feature: original · unlearned · latent shift", type="pil",
-                            interactive=False, elem_id="fu-with")
-        without_img = gr.Image(label="Held-out faces WITHOUT the feature (should not change)", type="pil",
-                               interactive=False, elem_id="fu-without")
-    metrics = gr.Dataframe(headers=["metric", "unlearned generator", "latent shift (no training)"],
+    gr.Markdown("#### Held-out faces the projection says HAVE the feature — it should be gone in the lower two rows")
+    with_img = gr.Image(type="pil", interactive=False, elem_id="fu-with", show_label=False)
+    gr.Markdown("#### Held-out faces WITHOUT the feature — all three rows should match")
+    without_img = gr.Image(type="pil", interactive=False, elem_id="fu-without", show_label=False)
+    metrics = gr.Dataframe(headers=["metric", "original generator", "unlearned generator", "latent shift (no training)"],
                            label="Metrics (held-out latents)", interactive=False, wrap=True, elem_id="fu-metrics")
     downloads = gr.File(label="Downloads: generator.safetensors, report.json, direction.safetensors",
                         file_count="multiple", interactive=False)
@@ -167,14 +166,14 @@ def record_marks(grid_value: dict, state: Optional[LabelSet]):
     return labels, _counts_text(labels, None)
 
 
-@user_errors
+@user_errors(status=2, n_outputs=4)
 def show_page(seed: Any, grid_value: dict, state: Optional[LabelSet]):
     """Show the page of ``seed`` (its earlier marks, if any, come back with it)."""
     seed = int(clamp_number(seed, 0, MAX_SEED, "Page seed", integer=True))
     return _show(seed, _labels(state, grid_value))
 
 
-@user_errors
+@user_errors(status=2, n_outputs=4)
 def next_page(grid_value: dict, state: Optional[LabelSet]):
     """Keep the current page's labels and show the next unseen seed."""
     labels = _labels(state, grid_value)
@@ -192,7 +191,7 @@ def save_labels(grid_value: dict, state: Optional[LabelSet]) -> str:
     return str(path)
 
 
-@user_errors
+@user_errors(status=2, n_outputs=4)
 def load_labels(path: Optional[str]):
     if not path:
         raise ValueError("choose a labels.json file first")
@@ -210,7 +209,7 @@ def cancel(request: gr.Request) -> str:
     return "Cancelling…"
 
 
-@user_errors
+@user_errors(status=4, n_outputs=5)
 def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, base_file,
             request: gr.Request = None, progress=gr.Progress()):
     """Fine-tune on this session's labels; show before/after, the baseline, metrics and downloads."""
@@ -237,7 +236,7 @@ def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, ba
         generator, pos, neg, config, probe=bool(probe), out_dir=out_dir,
         progress=lambda f, msg: progress(f, desc=msg), cancel=CANCEL.start(session_id(request)),
     )
-    rows = [[name, _fmt(a), _fmt(b)] for name, a, b in comparison.metrics]
+    rows = [[name, _fmt(o), _fmt(a), _fmt(b)] for name, o, a, b in comparison.metrics]
     files = [str(out_dir / "generator.safetensors"), str(out_dir / "report.json"), str(out_dir / fu.DIRECTION_FILE)]
     done = (f"Done: {config.steps} steps in {comparison.result.report['train_seconds']:.1f} s on "
             f"{len(pos)} faces with the feature and {len(neg)} without.")

@@ -1,0 +1,140 @@
+"""Drive the real app in headless Chromium (Debian's chromium): label, unlearn, screenshot.
+
+Screenshots land in tests/screenshots/ (look at them after UI changes).
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "tests" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: run `bash scripts/setup.sh --test`")
+    port = _free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+    started = time.perf_counter()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    log = open(SHOTS / "app.log", "w")  # a file, not a pipe: an unread pipe fills up and blocks the server
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail((SHOTS / "app.log").read_text()[-3000:])
+                time.sleep(0.25)
+        print(f"app start: {time.perf_counter() - started:.1f} s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync", "--disable-quic"])
+        yield b
+        b.close()
+
+
+def _open_tab(browser, url, name):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_role("tab", name=name).click()
+    return page
+
+
+@pytest.mark.parametrize("tab, text", [("Identity", "GUIDE"), ("Amnesia", "Selective Amnesia"), ("Directions", "SeFa")])
+def test_other_tabs_render(browser, app_url, tab, text):
+    page = _open_tab(browser, app_url, tab)
+    page.get_by_text(text).first.wait_for(timeout=30_000)
+    page.screenshot(path=str(SHOTS / f"{tab.lower()}.png"), full_page=True)
+    page.close()
+
+
+def test_features_label_unlearn_and_errors(browser, app_url):
+    page = _open_tab(browser, app_url, "Features")
+    page.wait_for_selector(".fu-tile", timeout=30_000)
+    tiles = page.locator(".fu-tile")
+    assert tiles.count() == 64
+
+    # A click marks the tile on the client: measure click -> visible mark.
+    latency_ms = page.evaluate("""() => new Promise(resolve => {
+        const tile = document.querySelectorAll('.fu-tile')[0];
+        const t0 = performance.now();
+        tile.click();
+        const check = () => {
+          const now = document.querySelectorAll('.fu-tile')[0];
+          if (now.classList.contains('on')) resolve(performance.now() - t0); else requestAnimationFrame(check);
+        };
+        check();
+    })""")
+    print(f"click -> mark: {latency_ms:.1f} ms")
+    assert latency_ms < 150
+    tiles.nth(0).click()  # a second click clears it
+    page.wait_for_function("document.querySelectorAll('.fu-tile.on').length === 0")
+
+    for i in (1, 6, 13, 19, 25, 33):
+        tiles.nth(i).click()
+    page.wait_for_function("document.querySelector('#fu-counts').innerText.includes('6 with the feature')", timeout=10_000)
+    page.get_by_role("button", name="More samples →").click()
+    page.wait_for_function("document.querySelector('.fu-foot').innerText.includes('page seed 1')", timeout=10_000)
+    for i in (2, 9, 40):
+        page.locator(".fu-tile").nth(i).click()
+    page.wait_for_function("document.querySelector('#fu-counts').innerText.includes('9 with the feature')", timeout=10_000)
+    page.screenshot(path=str(SHOTS / "features-labelled.png"), full_page=True)
+
+    page.get_by_text("Settings").first.click()
+    steps = page.locator("input[aria-label='number input for Fine-tuning steps']")
+    steps.wait_for(timeout=10_000)  # the accordion renders its children when opened
+    steps.fill("20")
+    steps.press("Enter")
+    page.wait_for_function("document.querySelector(\"input[aria-label='range slider for Fine-tuning steps']\").value === '20'")
+    page.get_by_role("button", name="Unlearn").click()
+    try:
+        page.wait_for_function("document.querySelector('#fu-status').innerText.includes('Done: 20 steps')", timeout=240_000)
+    finally:
+        page.screenshot(path=str(SHOTS / "features-result.png"), full_page=True)
+    page.wait_for_function("document.querySelector('#fu-metrics').innerText.includes('probe')", timeout=30_000)
+    assert page.locator("#fu-with img").count() >= 1
+    page.screenshot(path=str(SHOTS / "features-result.png"), full_page=True)
+    page.close()
+
+    # Bad input in a second session: unlearning with nothing marked shows a message, not a traceback.
+    page = _open_tab(browser, app_url, "Features")
+    page.wait_for_selector(".fu-tile", timeout=30_000)
+    page.get_by_role("button", name="Unlearn").click()
+    toast = page.get_by_text("No faces are marked").first
+    toast.wait_for(timeout=30_000)
+    assert "Traceback" not in page.content()
+    page.screenshot(path=str(SHOTS / "features-error.png"), full_page=True)
+    page.close()
