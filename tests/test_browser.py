@@ -114,11 +114,20 @@ def test_features_label_unlearn_and_errors(browser, app_url):
     page.screenshot(path=str(SHOTS / "features-labelled.png"), full_page=True)
 
     page.get_by_text("Settings").first.click()
-    steps = page.locator("input[aria-label='number input for Fine-tuning steps']")
+    steps = page.locator("input[aria-label='range slider for Fine-tuning steps']")
     steps.wait_for(timeout=10_000)  # the accordion renders its children when opened
-    steps.fill("20")
-    steps.press("Enter")
-    page.wait_for_function("document.querySelector(\"input[aria-label='range slider for Fine-tuning steps']\").value === '20'")
+    number = page.locator("input[aria-label='number input for Fine-tuning steps']")
+    for _ in range(20):  # the freshly rendered slider may re-apply its initial value once: set until it holds
+        # Set the slider as a drag does: value, then input and change events.
+        steps.evaluate("""r => {
+            Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(r, '20');
+            r.dispatchEvent(new Event('input', {bubbles: true}));
+            r.dispatchEvent(new Event('change', {bubbles: true}));
+        }""")
+        page.wait_for_timeout(500)
+        if steps.input_value() == "20" and number.input_value() == "20":
+            break
+    assert number.input_value() == "20"
     page.get_by_role("button", name="Unlearn").click()
     try:
         page.wait_for_function("document.querySelector('#fu-status').innerText.includes('Done: 20 steps')", timeout=240_000)
