@@ -31,7 +31,7 @@ from methods import feature_unlearning as fu  # noqa: E402
 from methods.adversarial import pgd_probe, train_feature_classifier  # noqa: E402
 from methods.backends import load_generator  # noqa: E402
 from methods.image_metrics import ssim_per_image  # noqa: E402
-from methods.runtime import limit_cpu_threads  # noqa: E402
+from methods.runtime import use_all_cores  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results"
 
@@ -70,7 +70,7 @@ def main() -> None:
     ap.add_argument("--fresh", type=int, default=1000)
     ap.add_argument("--probe", type=int, default=256)
     args = ap.parse_args()
-    limit_cpu_threads()
+    use_all_cores()
     g = load_generator("digiface-dcgan")
     res: dict = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
                  "feature": "open mouth (dlib 68-point landmarks, inner-lip opening/width >= %.2f)" % faces.MOUTH_OPEN_THRESHOLD}

@@ -28,7 +28,7 @@ from .runtime import (
     CancelFn,
     ProgressFn,
     check_cancel,
-    limit_cpu_threads,
+    use_all_cores,
     make_accelerator,
     report_progress,
     seed_everything,
@@ -206,7 +206,7 @@ def run(
     config.validate()
     pos, neg = validate_labels(positives, negatives, backend.latent_dim)
     direction = FeatureDirection.from_labels(pos, neg, config.threshold)
-    limit_cpu_threads()
+    use_all_cores()
     sampler = seed_everything(config.seed)
 
     accelerator = make_accelerator(config.mixed_precision)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -43,23 +42,11 @@ def make_accelerator(mixed_precision: str = "no", cpu: Optional[bool] = None):
     return Accelerator(cpu=cpu, mixed_precision=mixed_precision)
 
 
-def limit_cpu_threads() -> None:
+def use_all_cores() -> None:
     """Use every core of the machine for intra-op work (torch defaults can under-subscribe)."""
     n = os.cpu_count() or 1
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
-
-
-class Stopwatch:
-    """Wall-clock timer: ``with Stopwatch() as sw: ...; sw.seconds``."""
-
-    def __enter__(self) -> "Stopwatch":
-        self.start = time.perf_counter()
-        self.seconds = 0.0
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.seconds = time.perf_counter() - self.start
 
 
 def check_cancel(cancel: Optional[CancelFn]) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .backends import BackendError, GeneratorBackend, load_generator
-from .runtime import limit_cpu_threads, to_uint8
+from .runtime import use_all_cores, to_uint8
 
 
 def sample_images(generator: GeneratorBackend, latents: np.ndarray) -> np.ndarray:
@@ -35,7 +35,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed for --n")
     p.add_argument("--out", required=True, type=Path, help="output .npz")
     args = p.parse_args(argv)
-    limit_cpu_threads()
+    use_all_cores()
     try:
         generator = load_generator(args.generator)
         if args.latents is not None:

@@ -9,19 +9,22 @@ command -v "$PY" >/dev/null || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 PIP=".venv/bin/python -m pip"
 
-want="$(cat requirements.txt requirements-dev.txt) $*"
-stamp=.venv/.unlearning-studio-installed
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(printf '%s' "$want" | sha256sum)" ]; then
-  echo "setup: .venv is up to date"
-else
+# One stamp per layer, keyed by the requirement files: a changed file reinstalls, an unchanged one only checks.
+stamp_runtime=.venv/.installed-runtime
+stamp_test=.venv/.installed-test
+want_runtime="$(sha256sum requirements.txt)"
+want_test="$(cat requirements.txt requirements-dev.txt | sha256sum)"
+if [ "$(cat "$stamp_runtime" 2>/dev/null)" != "$want_runtime" ]; then
   # Everything but the DCGAN package, then that package without its unused heavy dependencies.
   $PIP install --disable-pip-version-check -q -r <(grep -v '^gan-face-generate' requirements.txt)
   $PIP install --disable-pip-version-check -q --no-deps "$(grep '^gan-face-generate' requirements.txt)"
-  if [ "${1:-}" = "--test" ]; then
-    $PIP install --disable-pip-version-check -q -r requirements-dev.txt
-  fi
-  printf '%s' "$want" | sha256sum > "$stamp"
+  printf '%s' "$want_runtime" > "$stamp_runtime"
 fi
+if [ "${1:-}" = "--test" ] && [ "$(cat "$stamp_test" 2>/dev/null)" != "$want_test" ]; then
+  $PIP install --disable-pip-version-check -q -r requirements-dev.txt
+  printf '%s' "$want_test" > "$stamp_test"
+fi
+echo "setup: .venv ready"
 
 if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null; then
   if [ "$(id -u)" = 0 ]; then

@@ -94,3 +94,13 @@ def test_unlearn_runs_and_returns_everything():
     assert float(rows[1][2]) > 0.9  # faces without the feature kept (SSIM)
     assert [f.split("/")[-1] for f in files] == ["generator.safetensors", "report.json", "direction.safetensors"]
     assert "Done: 5 steps" in status
+
+
+def test_cancel_is_per_session():
+    from spaces.common import CancelFlags
+
+    flags = CancelFlags()
+    alice, bob = flags.start("alice"), flags.start("bob")
+    flags.cancel("alice")
+    assert alice() and not bob()
+    assert not flags.start("alice")()  # a new run of alice starts un-cancelled
