@@ -379,6 +379,9 @@ def unlearn_from_labels(
             names = ("original", "unlearned", "latent shift")
             metrics.append(("probe: feature rate before attack (judge classifier)", *(probe_report[n]["judge_rate_before"] for n in names)))
             metrics.append(("probe: feature rate after PGD on z (judge classifier)", *(probe_report[n]["judge_rate_after_attack"] for n in names)))
+            accuracy = probe_report["judge_heldout_balanced_accuracy"]
+            metrics.append(("probe: judge's held-out balanced accuracy (0.5 = chance; few labels make a weak judge)",
+                            accuracy if accuracy is not None else "too few labels to hold out", "", ""))
         else:
             metrics.append(("probe", probe_report["skipped"], "", ""))
     if out_dir is not None:
