@@ -24,15 +24,21 @@ def build_app() -> gr.Blocks:
     """The whole app: one tab per module of ``spaces``."""
     with gr.Blocks(title=TITLE, delete_cache=(3600, 6 * 3600)) as demo:
         gr.Markdown(HEADER)
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Identity", id="identity"):
                 identity.build()
             with gr.Tab("Amnesia", id="amnesia"):
                 amnesia.build()
             with gr.Tab("Directions", id="directions"):
-                directions.build()
+                found = directions.build()
             with gr.Tab("Features", id="features"):
-                features.build()
+                feature_inputs = features.build()
+        # Across tabs: a discovered direction becomes the feature to unlearn.
+        found["use_button"].click(
+            directions.use_as_feature, found["use_inputs"],
+            [feature_inputs["direction_state"], feature_inputs["banner"], feature_inputs["use_direction"], tabs],
+        )
+        demo.load(*found["initial"])
     # Training runs share one slot per process (2 CPU cores); labelling events are light.
     demo.queue(default_concurrency_limit=4, max_size=32)
     return demo

@@ -193,19 +193,42 @@ def validate_labels(positives: np.ndarray | torch.Tensor, negatives: np.ndarray 
     return pos, neg
 
 
+def direction_from_latent_direction(backend: GeneratorBackend, vector: torch.Tensor, n: int = 1024, seed: int = 0) -> FeatureDirection:
+    """A discovered direction as the feature: u = vector/|vector|, t = mean projection of prior samples.
+
+    The paper's "mean" threshold with prior samples standing in for the labelled ones: latents on the
+    +u side of the average carry the feature.
+    """
+    vector = torch.as_tensor(vector, dtype=torch.float32).flatten()
+    if vector.numel() != backend.latent_dim or not torch.isfinite(vector).all() or vector.norm() < 1e-8:
+        raise ValueError(f"a feature direction must be a finite, non-zero vector of length {backend.latent_dim}")
+    unit = vector / vector.norm()
+    t = float((backend.sample_latents(n, seed).flatten(1) @ unit).mean())
+    return FeatureDirection(unit=unit, threshold=t)
+
+
 def run(
     config: FeatureUnlearningConfig,
     backend: GeneratorBackend,
-    positives: np.ndarray | torch.Tensor,
-    negatives: np.ndarray | torch.Tensor,
+    positives: Optional[np.ndarray | torch.Tensor] = None,
+    negatives: Optional[np.ndarray | torch.Tensor] = None,
     out_dir: Optional[Path] = None,
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,
+    direction: Optional[FeatureDirection] = None,
 ) -> FeatureUnlearningResult:
-    """Fine-tune a copy of ``backend`` so it no longer generates the labelled feature."""
+    """Fine-tune a copy of ``backend`` so it no longer generates the feature.
+
+    The feature comes from labelled latents (the paper) or, when ``direction`` is given, from a
+    direction found elsewhere (e.g. the Directions tab).
+    """
     config.validate()
-    pos, neg = validate_labels(positives, negatives, backend.latent_dim)
-    direction = FeatureDirection.from_labels(pos, neg, config.threshold)
+    if direction is None:
+        pos, neg = validate_labels(positives, negatives, backend.latent_dim)
+        direction = FeatureDirection.from_labels(pos, neg, config.threshold)
+        source: dict[str, Any] = {"labels": {"positives": len(pos), "negatives": len(neg)}}
+    else:
+        source = {"labels": None, "given_direction": True}
     use_all_cores()
     sampler = seed_everything(config.seed)
 
@@ -238,8 +261,8 @@ def run(
         "method": "feature_unlearning",
         "generator": backend.name,
         "settings": asdict(config),
-        "labels": {"positives": len(pos), "negatives": len(neg)},
-        "direction": {"threshold": direction.threshold, "threshold_mode": config.threshold},
+        **source,
+        "direction": {"threshold": direction.threshold, "threshold_mode": config.threshold if source["labels"] else "given"},
         "steps": config.steps,
         "train_seconds": round(train_seconds, 2),
         "device": str(accelerator.device),
@@ -325,18 +348,24 @@ def heldout_rows(backend: GeneratorBackend, direction: FeatureDirection, n: int 
 
 def unlearn_from_labels(
     backend: GeneratorBackend,
-    positives: torch.Tensor,
-    negatives: torch.Tensor,
+    positives: Optional[torch.Tensor],
+    negatives: Optional[torch.Tensor],
     config: FeatureUnlearningConfig,
     probe: bool = True,
     out_dir: Optional[Path] = None,
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,
+    direction: Optional[FeatureDirection] = None,
 ) -> Comparison:
-    """Run feature unlearning on labelled latents and compare it with the latent-shift baseline."""
+    """Run feature unlearning (from labels, or from a given direction) and compare it with the latent shift."""
     from .adversarial import adversarial_probe
     from .runtime import to_uint8
 
+    if direction is not None and positives is None:
+        # The probe's classifiers need labelled images: label prior samples by the projection.
+        pool = backend.sample_latents(256, HELDOUT_SEED + 2)
+        has = direction.has_feature(pool)
+        positives, negatives = pool[has], pool[~has]
     if len(positives) < MIN_LABELS_EACH or len(negatives) < MIN_LABELS_EACH:
         raise ValueError(
             f"too few labels: need at least {MIN_LABELS_EACH} samples with the feature and {MIN_LABELS_EACH} without "
@@ -344,7 +373,8 @@ def unlearn_from_labels(
         )
     config.validate()
     train_share = 0.85 if probe else 1.0
-    result = run(config, backend, positives, negatives, progress=lambda f, m: report_progress(progress, f * train_share, m), cancel=cancel)
+    result = run(config, backend, positives, negatives, progress=lambda f, m: report_progress(progress, f * train_share, m),
+                 cancel=cancel, direction=direction)
     direction, unlearned = result.direction, result.generator
 
     rows = {}

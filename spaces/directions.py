@@ -1,11 +1,168 @@
-"""Directions tab: latent direction discovery (coming)."""
-from spaces.common import coming_soon
+"""Directions tab: discovered latent directions (SeFa, Voynov & Babenko) as live sliders.
+
+Layout first, then one handler per event; each handler calls one function of ``methods``.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any, Optional
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from methods import directions as dirs
+from methods.backends import DEFAULT_FACE_GENERATOR, load_generator
+from methods.runtime import to_uint8
+from spaces.common import clamp_number, labelled_rows, user_errors
+
+MAX_SLIDERS = 20
+MAX_SEED = 2**31 - 1
+DISPLAY = 320  # 64-px faces are shown up-scaled
+METHOD_LABELS = {"SeFa — closed form (instant)": "sefa", "Voynov & Babenko — trained, shipped": "voynov"}
+
+INTRO = """
+### Directions — what does each latent direction change?
+Directions are found **without labels**: *SeFa* takes the eigenvectors of the generator's first layer
+(closed form, instant); *Voynov & Babenko* trains K directions jointly with a reconstructor that must tell
+them apart (shipped pre-trained). The text beside each slider is **measured** (brightness, colour,
+face position/size, head turn, mouth opening along the direction), not guessed.
+Move the sliders, look at one direction across several faces in the strip, and send a direction to the
+**Features** tab to unlearn it — no labelling needed.
+"""
 
 
-def build() -> None:
-    coming_soon(
-        "Directions — Voynov & Babenko, SeFa",
-        "Discover interpretable directions in the generator's latent space and slide along them; send one to the "
-        "Features tab as the feature to unlearn.",
-        "issue 3",
-    )
+def build() -> dict[str, Any]:
+    """Lay out the tab; return what app.py wires across tabs ('Use as feature', the first load)."""
+    state = gr.State(None)  # {"method", "directions": (K, D) array, "descriptions": [...]}, per session
+    gr.Markdown(INTRO)
+    with gr.Row():
+        method = gr.Radio(list(METHOD_LABELS), value=list(METHOD_LABELS)[0], label="Method", scale=2)
+        generator = gr.Dropdown([DEFAULT_FACE_GENERATOR], value=DEFAULT_FACE_GENERATOR, label="Generator", scale=1)
+        upload = gr.File(label="…or load a directions.safetensors", file_types=[".safetensors"], type="filepath", scale=1)
+    with gr.Row():
+        with gr.Column(scale=2):
+            face = gr.Image(label="Face", type="pil", interactive=False, height=DISPLAY, elem_id="dir-face")
+            with gr.Row():
+                seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
+                random_btn = gr.Button("Random face")
+                reset_btn = gr.Button("Reset sliders")
+            with gr.Row():
+                count = gr.Slider(1, MAX_SLIDERS, 8, step=1, label="Directions shown")
+                max_shift = gr.Slider(1, 20, 6, step=0.5, label="Slider range ±ε")
+            info = gr.Markdown(elem_id="dir-info")
+        with gr.Column(scale=3):
+            sliders = [gr.Slider(-6, 6, 0, step=0.1, label=f"direction {i + 1}", visible=i < 8, elem_id=f"dir-s{i}")
+                       for i in range(MAX_SLIDERS)]
+    gr.Markdown("#### One direction on several faces")
+    with gr.Row():
+        which = gr.Number(1, label="Direction #", precision=0, minimum=1, maximum=100)
+        strip_btn = gr.Button("Show strip")
+        side = gr.Radio(["+ side", "− side"], value="+ side", label="Forget which side", info="the side of the direction to unlearn")
+        use_btn = gr.Button("Use as feature → Features tab", variant="primary", elem_id="dir-use")
+    strip = gr.Image(type="pil", interactive=False, show_label=False, elem_id="dir-strip")
+
+    load_inputs = [method, generator, upload, count, max_shift, seed]
+    load_outputs = [state, face, info, *sliders]
+    method.change(load_method, load_inputs, load_outputs)
+    upload.upload(load_method, load_inputs, load_outputs)
+    count.release(load_method, load_inputs, load_outputs)
+    max_shift.release(load_method, load_inputs, load_outputs)
+    for s in sliders:
+        s.release(render_face, [state, seed, *sliders], [face], queue=False, show_progress="hidden",
+                  trigger_mode="always_last")
+    seed.submit(render_face, [state, seed, *sliders], [face], show_progress="hidden")
+    random_btn.click(random_face, [state, *sliders], [seed, face], show_progress="hidden")
+    reset_btn.click(load_method, load_inputs, load_outputs)
+    strip_btn.click(show_strip, [state, which, max_shift], [strip])
+    return {"use_button": use_btn, "use_inputs": [state, which, side],
+            "initial": (load_method, load_inputs, load_outputs)}  # app.py runs it when a page opens (SeFa: < 1 s)
+
+
+# ------------------------------------------------------------------------------------------------
+# Handlers
+# ------------------------------------------------------------------------------------------------
+def _face_image(backend, latent) -> Image.Image:
+    image = to_uint8(backend.render(latent[None]))[0]
+    return Image.fromarray(image).resize((DISPLAY, DISPLAY), Image.BICUBIC)
+
+
+@user_errors(status=2, n_outputs=3 + MAX_SLIDERS)
+def load_method(method_label: str, generator_name: str, upload_path: Optional[str], count: Any, max_shift: Any, seed: Any):
+    """Load the directions of the chosen method (or an uploaded file) and reset the sliders."""
+    n = int(clamp_number(count, 1, MAX_SLIDERS, "Directions shown", integer=True))
+    eps = clamp_number(max_shift, 0.5, 50, "Slider range")
+    seed = int(clamp_number(seed, 0, MAX_SEED, "Seed", integer=True))
+    backend = load_generator(generator_name)
+    if upload_path:
+        directions, report = dirs.load_directions(upload_path, backend.latent_dim)
+        descriptions = [d.get("text", "") for d in report.get("descriptions", [])] + [""] * len(directions)
+        source = f"uploaded file ({len(directions)} directions)"
+    else:
+        method = METHOD_LABELS.get(method_label, "sefa")
+        directions, descriptions = dirs.directions_for(method, backend)
+        source = method_label
+    n = min(n, len(directions))
+    state = {"generator": generator_name, "directions": directions.numpy(), "descriptions": descriptions[: len(directions)]}
+    updates = []
+    for i in range(MAX_SLIDERS):
+        label = f"#{i + 1}" + (f" · {descriptions[i]}" if i < len(descriptions) and descriptions[i] else "")
+        updates.append(gr.Slider(minimum=-eps, maximum=eps, value=0, label=label, visible=i < n))
+    info = f"**{source}** on `{generator_name}` · showing {n} of {len(directions)} directions · range ±{eps:g}"
+    return state, _face_image(backend, backend.sample_latents(1, seed)[0]), info, *updates
+
+
+def _require(state: Optional[dict]) -> dict:
+    if not state or "directions" not in state:
+        raise ValueError("choose a method first: no directions are loaded")
+    return state
+
+
+@user_errors
+def render_face(state: Optional[dict], seed: Any, *values: Any) -> Image.Image:
+    """The face of ``seed`` moved by every slider (the live view)."""
+    state = _require(state)
+    seed = int(clamp_number(seed, 0, MAX_SEED, "Seed", integer=True))
+    coefficients = [clamp_number(v, -50, 50, "Slider value") for v in values]
+    backend = load_generator(state["generator"])
+    import torch
+
+    latent = dirs.shift_latent(backend.sample_latents(1, seed)[0], torch.from_numpy(state["directions"]), coefficients)
+    return _face_image(backend, latent)
+
+
+@user_errors
+def random_face(state: Optional[dict], *values: Any):
+    seed = random.randint(0, 99_999)
+    return seed, render_face(state, seed, *values)
+
+
+@user_errors
+def show_strip(state: Optional[dict], which: Any, max_shift: Any) -> Image.Image:
+    """Direction ``which`` from -ε to +ε on six faces."""
+    state = _require(state)
+    k = len(state["directions"])
+    index = int(clamp_number(which, 1, k, "Direction #", integer=True)) - 1
+    eps = clamp_number(max_shift, 0.5, 50, "Slider range")
+    backend = load_generator(state["generator"])
+    import torch
+
+    images = to_uint8(dirs.direction_strip(backend, torch.from_numpy(state["directions"][index]), list(range(6)), eps))
+    cols = len(images) // 6
+    rows = {f"seed {s}": images[s * cols:(s + 1) * cols] for s in range(6)}
+    return labelled_rows(rows, tile=88, label_width=90)
+
+
+@user_errors
+def use_as_feature(state: Optional[dict], which: Any, side: str):
+    """Send a direction to the Features tab as the feature to unlearn, and switch to that tab."""
+    state = _require(state)
+    k = len(state["directions"])
+    index = int(clamp_number(which, 1, k, "Direction #", integer=True)) - 1
+    sign = -1.0 if side.startswith("−") else 1.0
+    vector = (sign * np.asarray(state["directions"][index], dtype=np.float32)).tolist()
+    desc = state["descriptions"][index] if index < len(state["descriptions"]) else ""
+    name = f"direction #{index + 1} ({side}){' · ' + desc if desc else ''}"
+    banner = (f"**Feature from the Directions tab:** {name}. Threshold: the mean projection of prior samples. "
+              "Untick the box to unlearn your own labels instead.")
+    return {"vector": vector, "name": name, "generator": state["generator"]}, banner, gr.Checkbox(visible=True, value=True), gr.Tabs(selected="features")

@@ -69,11 +69,16 @@ element.addEventListener('click', (ev) => {
 # ------------------------------------------------------------------------------------------------
 # Layout
 # ------------------------------------------------------------------------------------------------
-def build() -> None:
-    """Lay out the tab inside the current ``gr.Blocks`` and wire its events."""
+def build() -> dict[str, Any]:
+    """Lay out the tab inside the current ``gr.Blocks``, wire its events, and return the components
+    another tab may fill (a direction sent from the Directions tab)."""
     first_page = _page(load_generator(DEFAULT_FACE_GENERATOR), 0, LabelSet(DEFAULT_FACE_GENERATOR, PAGE_SIZE))
     labels = gr.State(None)  # LabelSet, per browser session
+    sent_direction = gr.State(None)  # {"vector", "name", "generator"} from the Directions tab, per session
     gr.Markdown(INTRO)
+    banner = gr.Markdown(elem_id="fu-banner")
+    use_direction = gr.Checkbox(False, label="Unlearn the direction sent from the Directions tab (instead of my labels)",
+                                visible=False, elem_id="fu-use-direction")
     with gr.Row():
         with gr.Column(scale=3):
             with gr.Row():
@@ -123,11 +128,12 @@ def build() -> None:
     save_btn.click(save_labels, [grid, labels], [labels_out])
     labels_in.upload(load_labels, [labels_in], [grid, labels, counts, seed])
     run_evt = run_btn.click(
-        unlearn, [grid, labels, steps, batch, lr, alpha, thr, run_seed, probe, base_file],
+        unlearn, [grid, labels, steps, batch, lr, alpha, thr, run_seed, probe, base_file, sent_direction, use_direction],
         [with_img, without_img, metrics, downloads, status],
         concurrency_limit=1, concurrency_id="training",
     )
     stop_btn.click(cancel, None, [status], cancels=[run_evt], queue=False)
+    return {"direction_state": sent_direction, "banner": banner, "use_direction": use_direction}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -210,9 +216,9 @@ def cancel(request: gr.Request) -> str:
 
 
 @user_errors(status=4, n_outputs=5)
-def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, base_file,
-            request: gr.Request = None, progress=gr.Progress()):
-    """Fine-tune on this session's labels; show before/after, the baseline, metrics and downloads."""
+def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, base_file, sent_direction=None,
+            use_direction=False, request: gr.Request = None, progress=gr.Progress()):
+    """Fine-tune on this session's labels (or a sent direction); show before/after, baseline, metrics, downloads."""
     labels = _labels(state, grid_value)
     config = fu.FeatureUnlearningConfig(
         steps=int(clamp_number(steps, 1, 5000, "Steps", integer=True)),
@@ -224,22 +230,28 @@ def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, ba
     )
     config.validate()
     generator = load_generator(DEFAULT_FACE_GENERATOR)
-    pos, neg = labels.latents(generator)
-    if len(pos) == 0:
-        raise ValueError("No faces are marked as having the feature: click the faces that show it first.")
-    if len(neg) == 0:
-        raise ValueError("Every labelled face is marked: leave the faces without the feature unmarked.")
+    direction = None
+    if use_direction and sent_direction:
+        direction = fu.direction_from_latent_direction(generator, sent_direction["vector"])
+        pos = neg = None
+        source = f"the sent {sent_direction['name']}"
+    else:
+        pos, neg = labels.latents(generator)
+        if len(pos) == 0:
+            raise ValueError("No faces are marked as having the feature: click the faces that show it first.")
+        if len(neg) == 0:
+            raise ValueError("Every labelled face is marked: leave the faces without the feature unmarked.")
+        source = f"{len(pos)} faces with the feature and {len(neg)} without"
     if base_file:
         generator = load_weights_into(generator, Path(base_file))
     out_dir = new_run_dir("features")
     comparison = fu.unlearn_from_labels(
         generator, pos, neg, config, probe=bool(probe), out_dir=out_dir,
-        progress=lambda f, msg: progress(f, desc=msg), cancel=CANCEL.start(session_id(request)),
+        progress=lambda f, msg: progress(f, desc=msg), cancel=CANCEL.start(session_id(request)), direction=direction,
     )
     rows = [[name, _fmt(o), _fmt(a), _fmt(b)] for name, o, a, b in comparison.metrics]
     files = [str(out_dir / "generator.safetensors"), str(out_dir / "report.json"), str(out_dir / fu.DIRECTION_FILE)]
-    done = (f"Done: {config.steps} steps in {comparison.result.report['train_seconds']:.1f} s on "
-            f"{len(pos)} faces with the feature and {len(neg)} without.")
+    done = f"Done: {config.steps} steps in {comparison.result.report['train_seconds']:.1f} s on {source}."
     return (labelled_rows(comparison.rows_with_feature), labelled_rows(comparison.rows_without_feature),
             rows, files, done)
 

@@ -73,7 +73,7 @@ def _open_tab(browser, url, name):
     return page
 
 
-@pytest.mark.parametrize("tab, text", [("Identity", "GUIDE"), ("Amnesia", "Selective Amnesia"), ("Directions", "SeFa")])
+@pytest.mark.parametrize("tab, text", [("Identity", "GUIDE"), ("Amnesia", "Selective Amnesia")])
 def test_other_tabs_render(browser, app_url, tab, text):
     page = _open_tab(browser, app_url, tab)
     page.get_by_text(text).first.wait_for(timeout=30_000)
@@ -146,4 +146,30 @@ def test_features_label_unlearn_and_errors(browser, app_url):
     toast.wait_for(timeout=30_000)
     assert "Traceback" not in page.content()
     page.screenshot(path=str(SHOTS / "features-error.png"), full_page=True)
+    page.close()
+
+
+def test_directions_sliders_strip_and_hand_off(browser, app_url):
+    page = _open_tab(browser, app_url, "Directions")
+    face = page.locator("#dir-face img")
+    face.wait_for(timeout=30_000)
+    page.wait_for_function("document.querySelector('#dir-info').innerText.includes('SeFa')", timeout=30_000)
+    before = face.get_attribute("src")
+    slider = page.locator("#dir-s0 input[type='range']")
+    started = page.evaluate("performance.now()")
+    slider.evaluate("""r => {
+        Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(r, '4');
+        r.dispatchEvent(new Event('input', {bubbles: true}));
+        r.dispatchEvent(new Event('change', {bubbles: true}));
+        r.dispatchEvent(new PointerEvent('pointerup', {bubbles: true}));
+    }""")
+    page.wait_for_function(f"document.querySelector('#dir-face img').src !== {before!r}", timeout=15_000)
+    (SHOTS / "slider_release_to_image_ms.txt").write_text(f"{page.evaluate('performance.now()') - started:.1f}\n")
+    page.get_by_role("button", name="Show strip").click()
+    page.locator("#dir-strip img").wait_for(timeout=30_000)
+    page.screenshot(path=str(SHOTS / "directions.png"), full_page=True)
+    page.get_by_role("button", name="Use as feature → Features tab").click()
+    page.wait_for_function("document.querySelector('#fu-banner')?.innerText?.includes('Feature from the Directions tab')", timeout=15_000)
+    assert page.locator("#fu-use-direction input").is_checked()
+    page.screenshot(path=str(SHOTS / "features-from-direction.png"), full_page=True)
     page.close()

@@ -1,0 +1,93 @@
+"""Latent direction discovery: Voynov & Babenko (trained) and SeFa (closed form).
+
+Files: ``matrix.py`` (A), ``reconstructor.py`` (R), ``trainer.py`` (joint training, RCA),
+``sefa.py`` (closed form), ``describe.py`` (measured descriptions), ``__main__.py`` (CLI).
+A directions folder holds ``directions.safetensors`` (tensor ``directions``, (K, D), one unit
+direction a row, in order of importance) and ``report.json``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..runtime import write_json
+
+DIRECTIONS_FILE = "directions.safetensors"
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "directions"
+
+
+def save_directions(out_dir: Path, directions: torch.Tensor, report: dict[str, Any]) -> None:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_file({"directions": directions.detach().float().contiguous().cpu()}, str(out_dir / DIRECTIONS_FILE))
+    write_json(out_dir / "report.json", report)
+
+
+def load_directions(path: Path, latent_dim: int) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Directions (K, D) from a folder or a ``directions.safetensors`` file; ValueError on a wrong file."""
+    path = Path(path)
+    file = path / DIRECTIONS_FILE if path.is_dir() else path
+    try:
+        tensors = load_file(str(file))
+    except Exception as exc:
+        raise ValueError(f"{file.name} is not a directions file (safetensors with a 'directions' tensor)") from exc
+    if "directions" not in tensors:
+        raise ValueError(f"{file.name} has no 'directions' tensor")
+    d = tensors["directions"].float()
+    if d.dim() != 2 or d.shape[1] != latent_dim or len(d) == 0:
+        raise ValueError(f"directions must have shape (K, {latent_dim}); {file.name} has {tuple(d.shape)}")
+    if not torch.isfinite(d).all():
+        raise ValueError(f"{file.name} contains NaN or infinite values")
+    report_path = file.parent / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    return d / d.norm(dim=1, keepdim=True).clamp_min(1e-12), report
+
+
+METHODS = ("sefa", "voynov")
+
+
+def shipped_directions(method: str, generator: str) -> Path:
+    """Folder of the directions shipped for ``generator`` (``assets/directions/<generator>-<method>``)."""
+    return ASSETS / f"{generator}-{method}"
+
+
+def directions_for(method: str, backend, k: int = 20) -> tuple[torch.Tensor, list[str]]:
+    """Directions (K, D) and their measured descriptions for the UI.
+
+    SeFa is computed on the spot (well under a second); its descriptions, and Voynov's trained
+    directions, come from the folder shipped in ``assets/`` when there is one.
+    """
+    from .sefa import sefa
+
+    folder = shipped_directions(method, backend.name)
+    if method == "sefa":
+        directions, _ = sefa(backend, k)
+    elif method == "voynov":
+        if not (folder / DIRECTIONS_FILE).is_file():
+            raise ValueError(f"no trained Voynov directions are shipped for '{backend.name}': "
+                             f"train them with python -m methods.directions --method voynov --generator {backend.name} --out DIR")
+        directions, _ = load_directions(folder, backend.latent_dim)
+    else:
+        raise ValueError(f"method must be one of {METHODS}")
+    report = json.loads((folder / "report.json").read_text()) if (folder / "report.json").is_file() else {}
+    described = {d["index"]: d["text"] for d in report.get("descriptions", [])}
+    return directions, [described.get(i, "") for i in range(len(directions))]
+
+
+def shift_latent(latent: torch.Tensor, directions: torch.Tensor, coefficients: list[float]) -> torch.Tensor:
+    """latent + sum_i coefficients[i] * directions[i] (coefficients may be shorter than K)."""
+    c = torch.zeros(len(directions))
+    c[: len(coefficients)] = torch.as_tensor(coefficients[: len(directions)], dtype=torch.float32)
+    return latent + (c[:, None] * directions).sum(0)
+
+
+@torch.no_grad()
+def direction_strip(backend, direction: torch.Tensor, seeds: list[int], max_shift: float, columns: int = 7) -> torch.Tensor:
+    """Images (len(seeds) * columns, 3, H, W): each seed's face from -max_shift to +max_shift along ``direction``."""
+    steps = torch.linspace(-max_shift, max_shift, columns)
+    latents = torch.cat([backend.sample_latents(1, s) + steps[:, None] * direction[None] for s in seeds])
+    return backend.render(latents)

@@ -1,0 +1,104 @@
+"""Measured, automatic descriptions of what a latent direction changes.
+
+For each direction, faces at z - eps*d and z + eps*d on several seeds are compared with cheap image
+statistics and face landmarks; the description names the statistics whose change is large and
+consistent in sign across seeds. Nothing is guessed: every word comes from a number.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..backends import GeneratorBackend
+from .. import faces
+
+# (name, unit of the effect, words for + and - changes)
+STATISTICS = {
+    "brightness": ("brighter", "darker"),
+    "saturation": ("more colourful", "greyer"),
+    "redness": ("warmer (redder)", "cooler (bluer)"),
+    "background_brightness": ("lighter background", "darker background"),
+    "face_x": ("face moves right", "face moves left"),
+    "face_size": ("face larger (closer)", "face smaller"),
+    "mouth_opening": ("mouth opens", "mouth closes"),
+    "yaw": ("head turns to its left", "head turns to its right"),
+}
+
+
+def image_statistics(images: torch.Tensor) -> dict[str, np.ndarray]:
+    """Per-image statistics (N,) of images in [-1, 1]; landmark-based ones are NaN without a face."""
+    x = (images.float() + 1) / 2
+    r, g, b = x[:, 0], x[:, 1], x[:, 2]
+    maxc, minc = x.max(1).values, x.min(1).values
+    border = torch.cat([x[:, :, :6].flatten(2), x[:, :, -6:].flatten(2), x[:, :, :, :6].flatten(2), x[:, :, :, -6:].flatten(2)], 2)
+    stats = {
+        "brightness": x.mean((1, 2, 3)).numpy(),
+        "saturation": (maxc - minc).mean((1, 2)).numpy(),
+        "redness": (r - b).mean((1, 2)).numpy(),
+        "background_brightness": border.mean((1, 2)).numpy(),
+    }
+    lm = faces.landmarks68(images)
+    size = faces.ANALYSIS_SIZE
+    fx, fs, yaw = [], [], []
+    for pts in lm:
+        if pts is None:
+            fx.append(np.nan), fs.append(np.nan), yaw.append(np.nan)
+            continue
+        fx.append(pts[:, 0].mean() / size)
+        fs.append((pts[:, 0].max() - pts[:, 0].min()) / size)
+        nose, left, right = pts[30, 0], pts[0, 0], pts[16, 0]
+        yaw.append((nose - left) / max(right - left, 1e-6) - 0.5)
+    stats.update({"face_x": np.array(fx), "face_size": np.array(fs), "yaw": np.array(yaw),
+                  "mouth_opening": faces.mouth_opening(images)})
+    return stats
+
+
+# Statistics that move together describe one factor (lighting moves brightness and background alike).
+FACTORS = {
+    "lighting": ("brightness", "background_brightness"),
+    "colour": ("saturation", "redness"),
+    "pose": ("face_x", "yaw"),
+    "scale": ("face_size",),
+    "mouth": ("mouth_opening",),
+}
+
+
+@dataclass
+class DirectionDescription:
+    index: int
+    text: str
+    effects: dict[str, float]  # statistic -> mean change in units of its spread over random faces
+    factor: str  # the strongest factor, or "" when none is strong
+    single_factor: bool  # one factor clearly dominates (at least twice the next one)
+
+
+def describe_directions(backend: GeneratorBackend, directions: torch.Tensor, epsilon: float = 4.0, n_seeds: int = 16,
+                        seed: int = 0, min_effect: float = 0.5) -> list[DirectionDescription]:
+    """Describe each row of ``directions`` by its standardised, sign-consistent effects."""
+    z = backend.sample_latents(n_seeds, seed)
+    base = image_statistics(backend.render(backend.sample_latents(256, seed + 1)))
+    spread = {k: float(np.nanstd(v)) or 1.0 for k, v in base.items()}
+    out = []
+    for i, d in enumerate(directions):
+        lo = image_statistics(backend.render(z - epsilon * d))
+        hi = image_statistics(backend.render(z + epsilon * d))
+        effects = {}
+        for name in STATISTICS:
+            delta = hi[name] - lo[name]
+            delta = delta[np.isfinite(delta)]
+            if len(delta) < max(3, n_seeds // 4):
+                continue
+            consistency = abs(np.mean(np.sign(delta)))
+            effect = float(np.mean(delta)) / spread[name]
+            if consistency >= 0.75:
+                effects[name] = round(effect, 2)
+        strong = sorted(((abs(v), k) for k, v in effects.items() if abs(v) >= min_effect), reverse=True)
+        words = [STATISTICS[k][0 if effects[k] > 0 else 1] for _, k in strong[:3]]
+        text = ", ".join(words) if words else "no single measured factor (subtle or mixed)"
+        by_factor = sorted(((max((abs(effects.get(s, 0.0)) for s in stats), default=0.0), f) for f, stats in FACTORS.items()), reverse=True)
+        top, second = by_factor[0], by_factor[1]
+        single = top[0] >= min_effect and top[0] >= 2 * second[0]
+        out.append(DirectionDescription(i, text, effects, top[1] if top[0] >= min_effect else "", bool(single)))
+    return out

@@ -1,0 +1,67 @@
+"""Directions tab handlers: sliders, strip, hand-off to Features, and bad input."""
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+
+from methods.directions import save_directions
+from spaces import directions as tab
+from spaces import features
+
+SEFA = list(tab.METHOD_LABELS)[0]
+
+
+def refused(outputs, status_index):
+    assert all(isinstance(o, type(gr.skip())) for i, o in enumerate(outputs) if i != status_index)
+    return outputs[status_index]
+
+
+@pytest.fixture(scope="module")
+def state():
+    return tab.load_method(SEFA, "digiface-dcgan", None, 5, 4, 0)[0]
+
+
+def test_load_shows_n_sliders_with_range(state):
+    out = tab.load_method(SEFA, "digiface-dcgan", None, 5, 4, 0)
+    sliders = out[3:]
+    assert len(sliders) == tab.MAX_SLIDERS
+    assert [s.visible for s in sliders[:6]] == [True] * 5 + [False]
+    assert sliders[0].minimum == -4 and sliders[0].maximum == 4 and sliders[0].value == 0
+    assert state["directions"].shape[1] == 100
+
+
+def test_slider_output_changes_with_the_slider_and_is_identical_at_zero(state):
+    zero = np.asarray(tab.render_face(state, 7, *([0.0] * tab.MAX_SLIDERS)))
+    again = np.asarray(tab.render_face(state, 7, *([0.0] * tab.MAX_SLIDERS)))
+    moved = np.asarray(tab.render_face(state, 7, 3.0, *([0.0] * (tab.MAX_SLIDERS - 1))))
+    assert np.array_equal(zero, again)
+    assert np.abs(moved.astype(int) - zero).mean() > 3
+    other = np.asarray(tab.render_face(state, 8, *([0.0] * tab.MAX_SLIDERS)))
+    assert not np.array_equal(zero, other)
+
+
+def test_bad_inputs(state, tmp_path):
+    with pytest.raises(gr.Error, match="Seed"):
+        tab.render_face(state, -1, *([0.0] * tab.MAX_SLIDERS))
+    with pytest.raises(gr.Error, match="Slider value"):
+        tab.render_face(state, 1, 1e9, *([0.0] * (tab.MAX_SLIDERS - 1)))
+    with pytest.raises(gr.Error, match="no directions are loaded"):
+        tab.render_face(None, 1, *([0.0] * tab.MAX_SLIDERS))
+    with pytest.raises(gr.Error, match="Direction #"):
+        tab.show_strip(state, 999, 4)
+    assert "Slider range" in refused(tab.load_method(SEFA, "digiface-dcgan", None, 5, 1e6, 0), 2)
+    save_directions(tmp_path / "wrong", torch.randn(4, 64), {})
+    assert "shape (K, 100)" in refused(tab.load_method(SEFA, "digiface-dcgan", str(tmp_path / "wrong" / "directions.safetensors"), 5, 4, 0), 2)
+    (tmp_path / "junk.safetensors").write_bytes(b"junk")
+    assert "not a directions file" in refused(tab.load_method(SEFA, "digiface-dcgan", str(tmp_path / "junk.safetensors"), 5, 4, 0), 2)
+
+
+def test_strip_and_use_as_feature_then_unlearn_it(state):
+    strip = tab.show_strip(state, 2, 5)
+    assert strip.size[1] == 6 * (88 + 4)
+    sent, banner, checkbox, tabs = tab.use_as_feature(state, 2, "− side")
+    assert np.allclose(sent["vector"], -state["directions"][1]) and "direction #2" in banner
+    assert checkbox.value is True and tabs.selected == "features"
+    out = features.unlearn({"seed": 0, "marked": [False] * 64}, None, 5, 8, 1e-4, 1.0, "mean", 0, False, None,
+                           sent, True, request=None, progress=lambda *a, **k: None)
+    assert "Done: 5 steps" in out[-1] and "direction #2" in out[-1]
