@@ -436,8 +436,8 @@ class ShiftedGenerator(GeneratorBackend):
     def pretrained(cls):  # pragma: no cover
         raise NotImplementedError
 
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.base.decode(latent_shift(latents, self.direction))
+    def decode(self, latents: torch.Tensor, condition: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.base.decode(latent_shift(latents, self.direction), condition)
 
 
 # ----------------------------------------------------------------------------------------------

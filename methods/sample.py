@@ -16,14 +16,21 @@ from .backends import BackendError, GeneratorBackend, load_generator
 from .runtime import use_all_cores, to_uint8
 
 
-def sample_images(generator: GeneratorBackend, latents: np.ndarray) -> np.ndarray:
-    """uint8 images (n, H, W, 3) for latents of shape (n, D) (ValueError on a wrong shape)."""
+def sample_images(generator: GeneratorBackend, latents: np.ndarray, condition: Optional[str] = None) -> np.ndarray:
+    """uint8 images (n, H, W, C) for latents of shape (n, D) [and one concept for all of them]."""
     latents = np.asarray(latents)
     if latents.ndim != 2 or latents.shape[1] != int(np.prod(generator.latent_shape)):
         raise ValueError(
             f"latents must have shape (n, {int(np.prod(generator.latent_shape))}) for '{generator.name}', got {latents.shape}"
         )
     z = torch.as_tensor(latents, dtype=torch.float32).reshape(len(latents), *generator.latent_shape)
+    if generator.conditions:
+        if condition is None:
+            raise ValueError(f"'{generator.name}' is conditional: give --condition (one of {', '.join(generator.conditions)})")
+        labels = torch.full((len(z),), generator.condition_index(condition))
+        return to_uint8(generator.render(z, labels))
+    if condition is not None:
+        raise ValueError(f"'{generator.name}' is not conditional: --condition does not apply")
     return to_uint8(generator.render(z))
 
 
@@ -33,6 +40,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--latents", type=Path, help=".npy array (n, D)")
     p.add_argument("--n", type=int, help="sample n latents from the prior instead of --latents")
     p.add_argument("--seed", type=int, default=0, help="seed for --n")
+    p.add_argument("--condition", help="the concept to sample, for a conditional generator (e.g. 3)")
     p.add_argument("--out", required=True, type=Path, help="output .npz")
     args = p.parse_args(argv)
     use_all_cores()
@@ -44,7 +52,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             latents = generator.sample_latents(args.n, args.seed).flatten(1).numpy()
         else:
             raise ValueError("give --latents Z.npy or --n N (1..100000)")
-        images = sample_images(generator, latents)
+        images = sample_images(generator, latents, args.condition)
     except (BackendError, ValueError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -119,7 +119,10 @@ def labelled_rows(rows: dict[str, np.ndarray], tile: int = 112, label_width: int
         y = r * (tile + gap)
         draw.text((8, y + tile // 2), name, fill=(30, 30, 30), font=font, anchor="lm")
         for c, im in enumerate(rows[name]):
-            canvas.paste(Image.fromarray(im).resize((tile, tile), Image.BICUBIC), (label_width + c * (tile + gap), y))
+            if im.ndim == 3 and im.shape[-1] == 1:
+                im = im[..., 0]  # greyscale
+            resample = Image.NEAREST if im.shape[0] <= 16 else Image.BICUBIC  # keep 8-px digits crisp
+            canvas.paste(Image.fromarray(im).convert("RGB").resize((tile, tile), resample), (label_width + c * (tile + gap), y))
     return canvas
 
 

@@ -3,6 +3,10 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# A fresh Fisher cache per test session: the tests must compute it, not find it.
+import tempfile  # noqa: E402
+
+os.environ["UNLEARNING_STUDIO_CACHE"] = tempfile.mkdtemp(prefix="studio-cache-")
 
 import numpy as np
 import pytest

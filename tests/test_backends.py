@@ -70,7 +70,7 @@ def test_a_new_backend_is_one_class(tmp_path):
             torch.manual_seed(0)
             return cls(cls.build_module(), {}).frozen()
 
-        def decode(self, latents):
+        def decode(self, latents, condition=None):
             return torch.tanh(self.module(latents)).reshape(-1, 3, 2, 2)
 
     try:

@@ -97,16 +97,26 @@ class GeneratorBackend(ABC):
         return torch.randn((n, *self.latent_shape), generator=g)
 
     @abstractmethod
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Latents (N, *latent_shape) -> images (N, 3, H, W) in [-1, 1], differentiable."""
+    def decode(self, latents: torch.Tensor, condition: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Latents (N, *latent_shape) [+ class indices (N,) for conditional back-ends] -> images
+        (N, C, H, W) in [-1, 1], differentiable."""
 
     @torch.no_grad()
-    def render(self, latents: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    def render(self, latents: torch.Tensor, condition: Optional[torch.Tensor] = None, batch_size: int = 256) -> torch.Tensor:
         """Decode without gradients, in batches, on the module's device; returns CPU images."""
         out = []
-        for chunk in latents.split(batch_size):
-            out.append(self.decode(chunk.to(self.device)).float().cpu())
+        for i, chunk in enumerate(latents.split(batch_size)):
+            cond = None if condition is None else condition[i * batch_size : (i + 1) * batch_size].to(self.device)
+            out.append(self.decode(chunk.to(self.device), cond).float().cpu())
         return torch.cat(out) if out else torch.empty(0, 3, self.image_size, self.image_size)
+
+    def condition_index(self, condition: str | int) -> int:
+        """A condition given by name or index -> its index (ValueError for an unknown one)."""
+        if not self.conditions:
+            raise ValueError(f"'{self.name}' is not a conditional generator")
+        if str(condition) in self.conditions:
+            return self.conditions.index(str(condition))
+        raise ValueError(f"'{condition}' is not a concept of '{self.name}' (known: {', '.join(self.conditions)})")
 
     # --- persistence --------------------------------------------------------------------
     def save(self, directory: Path, provenance: Optional[dict[str, Any]] = None) -> Path:

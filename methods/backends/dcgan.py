@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from importlib.resources import files
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -29,7 +29,7 @@ class DigiFaceDCGAN(GeneratorBackend):
     def pretrained(cls) -> "DigiFaceDCGAN":
         return _pretrained_dcgan()
 
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+    def decode(self, latents: torch.Tensor, condition: Optional[torch.Tensor] = None) -> torch.Tensor:
         return self.module(latents.reshape(latents.shape[0], self.latent_dim, 1, 1))
 
 

@@ -1,0 +1,82 @@
+"""Small conditional generators of scikit-learn's handwritten digits (8x8, ten classes), trained by
+``scripts/train_digits.py`` and shipped in ``assets/digits/`` (the offline models of the Amnesia tab).
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from .base import GeneratorBackend, register
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "digits"
+DIGITS = [str(i) for i in range(10)]
+
+
+class ConditionalVAE(nn.Module):
+    """An MLP conditional VAE (the official MNIST cVAE's shape, scaled to 8x8: 74-256-128-z8)."""
+
+    def __init__(self, pixels: int = 64, classes: int = 10, hidden: int = 256, latent: int = 8) -> None:
+        super().__init__()
+        self.classes, self.latent = classes, latent
+        self.encoder = nn.Sequential(nn.Linear(pixels + classes, hidden), nn.ReLU(), nn.Linear(hidden, hidden // 2), nn.ReLU())
+        self.to_mu, self.to_logvar = nn.Linear(hidden // 2, latent), nn.Linear(hidden // 2, latent)
+        self.decoder = nn.Sequential(nn.Linear(latent + classes, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, hidden), nn.ReLU(),
+                                     nn.Linear(hidden, pixels))
+
+    def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
+        """Class indices (N,) -> one-hot; an already one-hot float input passes through (vmap needs that)."""
+        if labels.dtype.is_floating_point:
+            return labels
+        return nn.functional.one_hot(labels.long(), self.classes).float()
+
+    def encode(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(torch.cat([x.flatten(1), self.one_hot(labels)], 1))
+        return self.to_mu(h), self.to_logvar(h)
+
+    def decode_logits(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.decoder(torch.cat([z, self.one_hot(labels)], 1))
+
+    def negative_elbo(self, x: torch.Tensor, labels: torch.Tensor, noise: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Per-sample -ELBO for x in [0, 1] (N, 64): Bernoulli reconstruction + KL to N(0, I)."""
+        mu, logvar = self.encode(x, labels)
+        eps = torch.randn_like(mu) if noise is None else noise
+        z = mu + eps * (0.5 * logvar).exp()
+        recon = nn.functional.binary_cross_entropy_with_logits(self.decode_logits(z, labels), x.flatten(1), reduction="none").sum(1)
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
+        return recon + kl
+
+
+@register("digits-cvae")
+class DigitsCVAE(GeneratorBackend):
+    latent_dim = 8
+    image_size = 8
+    conditions = DIGITS
+
+    @classmethod
+    def build_module(cls, **kwargs: Any) -> nn.Module:
+        return ConditionalVAE(**{k: v for k, v in kwargs.items() if k in ("pixels", "classes", "hidden", "latent")})
+
+    @classmethod
+    def pretrained(cls) -> "DigitsCVAE":
+        return _pretrained_cvae()
+
+    def decode(self, latents: torch.Tensor, condition: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if condition is None:
+            raise ValueError("digits-cvae is conditional: give a digit (0-9) for every latent")
+        probs = torch.sigmoid(self.module.decode_logits(latents.flatten(1), condition))
+        return (probs * 2 - 1).reshape(-1, 1, 8, 8)
+
+
+@functools.lru_cache(maxsize=1)
+def _pretrained_cvae() -> DigitsCVAE:
+    path = ASSETS / "cvae.safetensors"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run python scripts/train_digits.py")
+    module = ConditionalVAE()
+    module.load_state_dict(load_file(str(path)))
+    return DigitsCVAE(module, {}).frozen()
