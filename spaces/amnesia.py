@@ -45,8 +45,12 @@ def build() -> None:
             status = gr.Markdown(elem_id="sa-status")
         with gr.Column(scale=2):
             with gr.Row():
-                before = gr.Image(label="Before: one row per digit", type="pil", interactive=False, elem_id="sa-before")
-                after = gr.Image(label="After", type="pil", interactive=False, elem_id="sa-after")
+                with gr.Column():
+                    gr.Markdown("#### Before — one row per digit, fixed latents")
+                    before = gr.Image(type="pil", interactive=False, show_label=False, elem_id="sa-before")
+                with gr.Column():
+                    gr.Markdown("#### After — the same latents")
+                    after = gr.Image(type="pil", interactive=False, show_label=False, elem_id="sa-after")
             metrics = gr.Dataframe(headers=["metric (digits classifier)", "before", "after"], interactive=False, wrap=True,
                                    elem_id="sa-metrics")
             downloads = gr.File(label="Downloads: generator.safetensors, config.json, report.json", file_count="multiple",
@@ -80,8 +84,9 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
     rows = [[name, _fmt(b), _fmt(a)] for name, b, a in comparison.metrics]
     files = [str(out_dir / n) for n in ("generator.safetensors", "config.json", "report.json")]
     done = f"Done: forgot '{config.forget}' → {surrogate} in {comparison.result.report['wall_s']:.1f} s."
-    return (labelled_rows(comparison.before, tile=36, label_width=30), labelled_rows(comparison.after, tile=36, label_width=30),
-            rows, files, done)
+    mark = lambda grid: {(f"{k} forgotten" if k == config.forget else k): v for k, v in grid.items()}  # noqa: E731
+    return (labelled_rows(mark(comparison.before), tile=36, label_width=110),
+            labelled_rows(mark(comparison.after), tile=36, label_width=110), rows, files, done)
 
 
 def _fmt(x: Any) -> str:
