@@ -125,9 +125,7 @@ def render_face(state: Optional[dict], seed: Any, *values: Any) -> Image.Image:
     seed = int(clamp_number(seed, 0, MAX_SEED, "Seed", integer=True))
     coefficients = [clamp_number(v, -50, 50, "Slider value") for v in values]
     backend = load_generator(state["generator"])
-    import torch
-
-    latent = dirs.shift_latent(backend.sample_latents(1, seed)[0], torch.from_numpy(state["directions"]), coefficients)
+    latent = dirs.shift_latent(backend.sample_latents(1, seed)[0], state["directions"], coefficients)
     return _face_image(backend, latent)
 
 
@@ -145,9 +143,7 @@ def show_strip(state: Optional[dict], which: Any, max_shift: Any) -> Image.Image
     index = int(clamp_number(which, 1, k, "Direction #", integer=True)) - 1
     eps = clamp_number(max_shift, 0.5, 50, "Slider range")
     backend = load_generator(state["generator"])
-    import torch
-
-    images = to_uint8(dirs.direction_strip(backend, torch.from_numpy(state["directions"][index]), list(range(6)), eps))
+    images = to_uint8(dirs.direction_strip(backend, state["directions"][index], list(range(6)), eps))
     cols = len(images) // 6
     rows = {f"seed {s}": images[s * cols:(s + 1) * cols] for s in range(6)}
     return labelled_rows(rows, tile=88, label_width=90)

@@ -78,16 +78,18 @@ def directions_for(method: str, backend, k: int = 20) -> tuple[torch.Tensor, lis
     return directions, [described.get(i, "") for i in range(len(directions))]
 
 
-def shift_latent(latent: torch.Tensor, directions: torch.Tensor, coefficients: list[float]) -> torch.Tensor:
-    """latent + sum_i coefficients[i] * directions[i] (coefficients may be shorter than K)."""
+def shift_latent(latent: torch.Tensor, directions, coefficients: list[float]) -> torch.Tensor:
+    """latent + sum_i coefficients[i] * directions[i] (coefficients may be shorter than K; arrays accepted)."""
+    directions = torch.as_tensor(directions, dtype=torch.float32)
     c = torch.zeros(len(directions))
     c[: len(coefficients)] = torch.as_tensor(coefficients[: len(directions)], dtype=torch.float32)
     return latent + (c[:, None] * directions).sum(0)
 
 
 @torch.no_grad()
-def direction_strip(backend, direction: torch.Tensor, seeds: list[int], max_shift: float, columns: int = 7) -> torch.Tensor:
+def direction_strip(backend, direction, seeds: list[int], max_shift: float, columns: int = 7) -> torch.Tensor:
     """Images (len(seeds) * columns, 3, H, W): each seed's face from -max_shift to +max_shift along ``direction``."""
+    direction = torch.as_tensor(direction, dtype=torch.float32)
     steps = torch.linspace(-max_shift, max_shift, columns)
     latents = torch.cat([backend.sample_latents(1, s) + steps[:, None] * direction[None] for s in seeds])
     return backend.render(latents)
