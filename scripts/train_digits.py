@@ -61,15 +61,52 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, steps: int, g: torch.Gene
     return model.eval()
 
 
+def train_ddpm(x: torch.Tensor, y: torch.Tensor, steps: int, g: torch.Generator) -> torch.nn.Module:
+    """Noise-prediction training of the class-conditional UNet (DDPM, 1000 linear-beta timesteps)."""
+    from diffusers import DDPMScheduler
+
+    from methods.backends.digits import TRAIN_TIMESTEPS, DigitsDDPM
+
+    model = DigitsDDPM.build_module()
+    scheduler = DDPMScheduler(num_train_timesteps=TRAIN_TIMESTEPS)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    images = x.reshape(-1, 1, 8, 8) * 2 - 1
+    for step in range(steps):
+        idx = torch.randint(0, len(images), (128,), generator=g)
+        noise = torch.randn(images[idx].shape, generator=g)
+        t = torch.randint(0, TRAIN_TIMESTEPS, (128,), generator=g)
+        pred = model(scheduler.add_noise(images[idx], noise, t), t, class_labels=y[idx]).sample
+        loss = (pred - noise).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cvae-steps", type=int, default=6000)
     ap.add_argument("--classifier-steps", type=int, default=3000)
+    ap.add_argument("--ddpm-steps", type=int, default=3000)
+    ap.add_argument("--models", default="cvae,classifier,ddpm", help="which to (re)train; the others keep their files")
     args = ap.parse_args()
     use_all_cores()
-    g = seed_everything(args.seed)
     data = load_split()
+    wanted = set(args.models.split(","))
+    report_path = ASSETS / "report.json"
+    old = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    if wanted == {"ddpm"}:
+        g = seed_everything(args.seed)
+        started = time.perf_counter()
+        ddpm = train_ddpm(data["x_train"], data["y_train"], args.ddpm_steps, g)
+        save_file({k: v.contiguous() for k, v in ddpm.state_dict().items()}, str(ASSETS / "ddpm.safetensors"))
+        old["ddpm"] = {"command": "python scripts/train_digits.py " + " ".join(sys.argv[1:]), "seed": args.seed,
+                       "steps": args.ddpm_steps, "train_s": round(time.perf_counter() - started, 1)}
+        report_path.write_text(json.dumps(old, indent=2) + "\n")
+        print(json.dumps(old["ddpm"], indent=2))
+        return
+    g = seed_everything(args.seed)
     started = time.perf_counter()
     cvae = train_cvae(data["x_train"], data["y_train"], args.cvae_steps, g)
     cvae_s = time.perf_counter() - started

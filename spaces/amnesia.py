@@ -12,7 +12,8 @@ from methods import selective_amnesia as sa
 from methods.backends import load_generator
 from spaces.common import CancelFlags, clamp_number, labelled_rows, new_run_dir, session_id, user_errors
 
-MODELS = {"digits cVAE (offline, trained here on scikit-learn's digits)": "digits-cvae"}
+MODELS = {"digits cVAE (offline, trained here on scikit-learn's digits)": "digits-cvae",
+          "digits diffusion — class-conditional DDPM (offline, trained here)": "digits-ddpm"}
 CLASSES = [str(i) for i in range(10)]
 SURROGATES = ["uniform noise"] + CLASSES
 CANCEL = CancelFlags()
@@ -23,7 +24,7 @@ Pick a digit to forget and what it should become (**uniform noise**, or another 
 fine-tuned to generate the surrogate for that class, while **generative replay** from the frozen original
 and an **EWC penalty** (the Fisher information, estimated from the model's own samples) keep every other digit.
 A digits classifier — trained on a separate split, never used by the method — judges before and after.
-*The class-conditional diffusion and Stable Diffusion adapters are not in this build yet.*
+*The Stable Diffusion adapter is not in this build yet.*
 """
 
 
@@ -55,9 +56,16 @@ def build() -> None:
                                    elem_id="sa-metrics")
             downloads = gr.File(label="Downloads: generator.safetensors, config.json, report.json", file_count="multiple",
                                 interactive=False)
+    model.change(model_defaults, [model], [lmbda, steps])
     run_evt = run_btn.click(forget_concept, [model, forget, surrogate, lmbda, gamma, steps, seed],
                             [before, after, metrics, downloads, status], concurrency_limit=1, concurrency_id="training")
     stop_btn.click(cancel, None, [status], cancels=[run_evt], queue=False)
+
+
+def model_defaults(model: str):
+    """Show the chosen model's default λ and steps."""
+    config = sa.AmnesiaConfig.for_model(MODELS.get(model, ""))
+    return gr.Slider(value=config.lmbda), gr.Slider(value=config.steps)
 
 
 def cancel(request: gr.Request) -> str:
@@ -72,8 +80,8 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
     if model not in MODELS:
         raise ValueError(f"unknown model '{model}'")
     backend = load_generator(MODELS[model])
-    config = sa.AmnesiaConfig(
-        forget=str(forget), surrogate="noise" if surrogate == "uniform noise" else str(surrogate),
+    config = sa.AmnesiaConfig.for_model(
+        MODELS[model], forget=str(forget), surrogate="noise" if surrogate == "uniform noise" else str(surrogate),
         lmbda=clamp_number(lmbda, 0, 1e6, "λ"), gamma=clamp_number(gamma, 0, 100, "γ"),
         steps=int(clamp_number(steps, 1, 100_000, "Steps", integer=True)),
         seed=int(clamp_number(seed, 0, 2**31 - 1, "Seed", integer=True)),

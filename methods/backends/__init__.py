@@ -7,7 +7,7 @@ from .base import (
     register,
     registered_names,
 )
-from . import dcgan, digits  # noqa: F401  (registers "digiface-dcgan", "digits-cvae")
+from . import dcgan, digits  # noqa: F401  (registers "digiface-dcgan", "digits-cvae", "digits-ddpm")
 
 DEFAULT_FACE_GENERATOR = "digiface-dcgan"
 

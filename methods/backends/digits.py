@@ -80,3 +80,59 @@ def _pretrained_cvae() -> DigitsCVAE:
     module = ConditionalVAE()
     module.load_state_dict(load_file(str(path)))
     return DigitsCVAE(module, {}).frozen()
+
+
+UNET_CONFIG = dict(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(32, 64),
+                   down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                   norm_num_groups=8, num_class_embeds=10)
+TRAIN_TIMESTEPS = 1000
+
+
+@register("digits-ddpm")
+class DigitsDDPM(GeneratorBackend):
+    """A class-conditional DDPM (diffusers UNet2DModel, 0.65 M parameters) on 8x8 digits.
+
+    The latent is the initial noise x_T (1, 8, 8); decoding runs deterministic DDIM (eta = 0) in
+    ``sampling_steps`` steps, so a latent and a class always give the same digit.
+    """
+
+    latent_dim = 64
+    image_size = 8
+    conditions = DIGITS
+    sampling_steps = 50
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        return (1, 8, 8)
+
+    @classmethod
+    def build_module(cls, **_: Any) -> nn.Module:
+        from diffusers import UNet2DModel
+
+        return UNet2DModel(**UNET_CONFIG)
+
+    @classmethod
+    def pretrained(cls) -> "DigitsDDPM":
+        return _pretrained_ddpm()
+
+    def decode(self, latents: torch.Tensor, condition: Optional[torch.Tensor] = None) -> torch.Tensor:
+        from diffusers import DDIMScheduler
+
+        if condition is None:
+            raise ValueError("digits-ddpm is conditional: give a digit (0-9) for every latent")
+        scheduler = DDIMScheduler(num_train_timesteps=TRAIN_TIMESTEPS)
+        scheduler.set_timesteps(self.sampling_steps)
+        x = latents.reshape(-1, 1, 8, 8)
+        for t in scheduler.timesteps:
+            x = scheduler.step(self.module(x, t, class_labels=condition).sample, t, x).prev_sample
+        return x.clamp(-1, 1)
+
+
+@functools.lru_cache(maxsize=1)
+def _pretrained_ddpm() -> DigitsDDPM:
+    path = ASSETS / "ddpm.safetensors"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run python scripts/train_digits.py --models ddpm")
+    module = DigitsDDPM.build_module()
+    module.load_state_dict(load_file(str(path)))
+    return DigitsDDPM(module, {}).frozen()
