@@ -101,7 +101,7 @@ def _set_slider(page, label, value):
 def test_amnesia_forget_a_digit(browser, app_url):
     page = _open_tab(browser, app_url, "Amnesia")
     page.get_by_text("Settings").first.click()
-    _set_slider(page, "Steps (official: 10k)", 300)
+    _set_slider(page, "Steps", 300)
     page.locator("#sa-run").click()
     page.wait_for_function("document.querySelector('#sa-status')?.innerText?.includes('Done: forgot')", timeout=120_000)
     page.wait_for_function("document.querySelector('#sa-metrics')?.innerText?.includes('entropy')", timeout=30_000)
