@@ -72,14 +72,19 @@ class DigitsCVAE(GeneratorBackend):
         return (probs * 2 - 1).reshape(-1, 1, 8, 8)
 
 
+def _load_shipped(cls: type[GeneratorBackend], filename: str, command: str) -> GeneratorBackend:
+    """A frozen back-end from its shipped ``assets/digits`` checkpoint."""
+    path = ASSETS / filename
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run {command}")
+    module = cls.build_module()
+    module.load_state_dict(load_file(str(path)))
+    return cls(module, {}).frozen()
+
+
 @functools.lru_cache(maxsize=1)
 def _pretrained_cvae() -> DigitsCVAE:
-    path = ASSETS / "cvae.safetensors"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run python scripts/train_digits.py")
-    module = ConditionalVAE()
-    module.load_state_dict(load_file(str(path)))
-    return DigitsCVAE(module, {}).frozen()
+    return _load_shipped(DigitsCVAE, "cvae.safetensors", "python scripts/train_digits.py")
 
 
 UNET_CONFIG = dict(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(32, 64),
@@ -130,9 +135,4 @@ class DigitsDDPM(GeneratorBackend):
 
 @functools.lru_cache(maxsize=1)
 def _pretrained_ddpm() -> DigitsDDPM:
-    path = ASSETS / "ddpm.safetensors"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run python scripts/train_digits.py --models ddpm")
-    module = DigitsDDPM.build_module()
-    module.load_state_dict(load_file(str(path)))
-    return DigitsDDPM(module, {}).frozen()
+    return _load_shipped(DigitsDDPM, "ddpm.safetensors", "python scripts/train_digits.py --models ddpm")
