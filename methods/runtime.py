@@ -42,6 +42,11 @@ def make_accelerator(mixed_precision: str = "no", cpu: Optional[bool] = None):
     return Accelerator(cpu=cpu, mixed_precision=mixed_precision)
 
 
+def gpu_available() -> bool:
+    """True where a CUDA device can run the heavy paths (Stable Diffusion fine-tuning)."""
+    return torch.cuda.is_available()
+
+
 def use_all_cores() -> None:
     """Use every core of the machine for intra-op work (torch defaults can under-subscribe)."""
     n = os.cpu_count() or 1

@@ -7,7 +7,9 @@ Maximise  E_{q(x|c_f)}[ELBO(x|θ,c_f)] − λ Σ_i F_i (θ_i − θ*_i)² + γ E
 - replay: samples of the remembered concepts from the frozen original model.
 
 One generic loop; an adapter gives each kind of conditional generator its per-sample loss and sampler.
-CLI: ``python -m methods.selective_amnesia --model digits-cvae --forget 0 --out DIR``.
+CLI: ``python -m methods.selective_amnesia --model digits-cvae --forget 0 --out DIR``; on Stable Diffusion
+``accelerate launch -m methods.selective_amnesia --model CompVis/stable-diffusion-v1-4 --forget "Brad Pitt"
+--surrogate "a middle-aged man" --mixed-precision fp16 --gradient-checkpointing --out DIR``.
 """
 from __future__ import annotations
 
@@ -17,140 +19,19 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import Any, Optional
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from torch.func import functional_call, grad, vmap
+from torch.func import grad, vmap
 
+from .amnesia_adapters import ADAPTERS, AmnesiaAdapter, CVAEAdapter, DDPMAdapter, StableDiffusionAdapter, adapter_for  # noqa: F401
 from .backends import BackendError, GeneratorBackend, load_generator
 from .runtime import CancelFn, ProgressFn, check_cancel, make_accelerator, report_progress, seed_everything, use_all_cores, write_json
 
 FISHER_CACHE = Path(os.environ.get("UNLEARNING_STUDIO_CACHE", Path.home() / ".cache" / "unlearning-studio")) / "fisher"
-
-
-class AmnesiaAdapter(Protocol):
-    """What the generic loop needs from a conditional generator."""
-
-    backend: GeneratorBackend
-
-    def per_sample_loss(self, params: dict[str, torch.Tensor], x: torch.Tensor, c: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """−ELBO (or its stand-in) of ONE sample (no batch dimension), as a function of ``params``;
-        ``c`` as given by :meth:`condition_input`."""
-
-    def condition_input(self, c: torch.Tensor) -> torch.Tensor:
-        """Class indices -> the form ``per_sample_loss`` takes under vmap (e.g. one-hot)."""
-
-    def loss(self, module: nn.Module, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """Mean −ELBO of a batch under ``module``."""
-
-    def sample(self, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Samples x ~ p(x|c) of the frozen original, in the model's data space."""
-
-    def noise_like(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """Per-sample noise for the loss (the VAE's ε)."""
-
-    def uniform_noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """The 'uniform noise' surrogate in data space."""
-
-
-class _Bound(nn.Module):
-    """Wraps a cVAE so ``functional_call`` can run its ``negative_elbo`` with given parameters."""
-
-    def __init__(self, module: nn.Module) -> None:
-        super().__init__()
-        self.m = module
-
-    def forward(self, x, c, noise):
-        return self.m.negative_elbo(x, c, noise=noise)
-
-
-class CVAEAdapter:
-    """Conditional VAE: the ELBO is the VAE's own; data are pixels in [0, 1] (N, 64)."""
-
-    def __init__(self, backend: GeneratorBackend) -> None:
-        self.backend = backend
-        self._bound = _Bound(backend.module)
-
-    def per_sample_loss(self, params, x, c, noise):
-        prefixed = {f"m.{k}": v for k, v in params.items()}
-        return functional_call(self._bound, prefixed, (x[None], c[None], noise[None]))[0]
-
-    def condition_input(self, c):
-        return nn.functional.one_hot(c.long(), len(self.backend.conditions)).float()
-
-    def loss(self, module, x, c):
-        return module.negative_elbo(x, c).mean()
-
-    @torch.no_grad()
-    def sample(self, c, generator):
-        z = torch.randn((len(c), self.backend.module.latent), generator=generator)
-        return torch.sigmoid(self.backend.module.decode_logits(z, c))
-
-    def noise_like(self, n, generator):
-        return torch.randn((n, self.backend.module.latent), generator=generator)
-
-    def uniform_noise(self, n, generator):
-        return torch.rand((n, self.backend.image_size ** 2), generator=generator)
-
-
-class DDPMAdapter:
-    """Class-conditional diffusion: the ELBO's stand-in is the noise-prediction loss
-    |eps - eps_theta(x_t, t, c)|^2 at a random t; data are images in [-1, 1] (N, 1, 8, 8).
-
-    The replay and the Fisher's "own samples" come from a buffer of DDIM samples of the frozen
-    original, drawn once per concept (sampling inside every step would cost 50 UNet passes).
-    """
-
-    vmappable = False  # the diffusers UNet goes through the one-backward-per-sample Fisher
-    buffer_per_class = 128
-
-    def __init__(self, backend: GeneratorBackend) -> None:
-        from diffusers import DDPMScheduler
-
-        self.backend = backend
-        self.scheduler = DDPMScheduler(num_train_timesteps=1000)
-        self._buffer: dict[int, torch.Tensor] = {}
-
-    def _own_samples(self, c: int) -> torch.Tensor:
-        if c not in self._buffer:
-            g = torch.Generator().manual_seed(7919 + c)
-            z = torch.randn((self.buffer_per_class, *self.backend.latent_shape), generator=g)
-            self._buffer[c] = self.backend.render(z, torch.full((self.buffer_per_class,), c))
-        return self._buffer[c]
-
-    def sample(self, c, generator):
-        picks = torch.randint(0, self.buffer_per_class, (len(c),), generator=generator)
-        return torch.stack([self._own_samples(int(ci))[int(pi)] for ci, pi in zip(c, picks)])
-
-    def condition_input(self, c):
-        return c
-
-    def per_sample_loss(self, params, x, c, noise):  # pragma: no cover - not vmapped (vmappable = False)
-        raise NotImplementedError
-
-    def noise_like(self, n, generator):
-        return torch.zeros(n, 1)
-
-    def loss(self, module, x, c):
-        noise = torch.randn_like(x)
-        t = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(x),), device=x.device)
-        pred = module(self.scheduler.add_noise(x, noise, t), t, class_labels=c).sample
-        return (pred - noise).pow(2).flatten(1).mean(1).mean()
-
-    def uniform_noise(self, n, generator):
-        return torch.rand((n, 1, 8, 8), generator=generator) * 2 - 1
-
-
-ADAPTERS = {"digits-cvae": CVAEAdapter, "digits-ddpm": DDPMAdapter}
-
-
-def adapter_for(backend: GeneratorBackend) -> AmnesiaAdapter:
-    if backend.name not in ADAPTERS:
-        raise ValueError(f"Selective Amnesia has no adapter for '{backend.name}' yet (available: {', '.join(ADAPTERS)})")
-    return ADAPTERS[backend.name](backend)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -165,61 +46,79 @@ def weights_key(module: nn.Module) -> str:
     return h.hexdigest()[:20]
 
 
+def trainable_names(adapter: AmnesiaAdapter, module: nn.Module) -> list[str]:
+    """The parameters a run fine-tunes (and the Fisher and the penalty cover): the adapter's choice, else all."""
+    chooser = getattr(adapter, "trainable_names", None)
+    return chooser(module) if chooser else [k for k, _ in module.named_parameters()]
+
+
 def fisher_diagonal(adapter: AmnesiaAdapter, n_samples: int = 2000, batch_size: int = 250, seed: int = 0,
                     cache: bool = True, progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None) -> dict[str, torch.Tensor]:
-    """Diagonal Fisher E[(∂ log p(x|c)/∂θ)²] with x ~ the model's own p(x|c), c uniform over concepts.
+    """Diagonal Fisher E[(∂ log p(x|c)/∂θ)²] with x ~ the model's own p(x|c), c uniform over concepts
+    (over ``adapter.fisher_conditions`` where it names them, e.g. the replay prompts of Stable Diffusion).
 
     Per-sample gradients come from ``vmap(grad(...))``: one batched pass instead of one backward per sample.
     """
     module = adapter.backend.module
-    path = FISHER_CACHE / f"{adapter.backend.name}-{weights_key(module)}-{n_samples}-{seed}.safetensors"
+    names = trainable_names(adapter, module)
+    tag = hashlib.sha256("|".join([getattr(adapter, "cache_tag", ""), *names]).encode()).hexdigest()[:8]
+    path = FISHER_CACHE / f"{adapter.backend.name}-{weights_key(module)}-{tag}-{n_samples}-{seed}.safetensors"
     if cache and path.is_file():
-        return load_file(str(path))
+        return load_file(str(path), device=str(module_device(module)))
     g = torch.Generator().manual_seed(seed)
-    params = {k: v.detach() for k, v in module.named_parameters()}
-    per_sample_grad = vmap(grad(adapter.per_sample_loss), in_dims=(None, 0, 0, 0))
+    all_params = dict(module.named_parameters())
+    params = {k: all_params[k].detach() for k in names}
     fisher = {k: torch.zeros_like(v) for k, v in params.items()}
     vmappable = getattr(adapter, "vmappable", True)
-    n_classes = len(adapter.backend.conditions)
+    concepts = torch.tensor(getattr(adapter, "fisher_conditions", None) or range(len(adapter.backend.conditions)))
     done = 0
     while done < n_samples:
         check_cancel(cancel)
         m = min(batch_size, n_samples - done)
-        c = torch.randint(0, n_classes, (m,), generator=g)
+        c = concepts[torch.randint(0, len(concepts), (m,), generator=g)]
         x = adapter.sample(c, g)
         if vmappable:
+            per_sample_grad = vmap(grad(adapter.per_sample_loss), in_dims=(None, 0, 0, 0))
             grads = per_sample_grad(params, x, adapter.condition_input(c), adapter.noise_like(m, g))
             for k in fisher:
                 fisher[k] += grads[k].pow(2).sum(0)
         else:
-            _accumulate_squared_grads(adapter, module, x, c, fisher)
+            _accumulate_squared_grads(adapter, module, x.to(module_device(module)), c, fisher, cancel)
         done += m
         report_progress(progress, done / n_samples, f"Fisher: {done}/{n_samples} samples")
     fisher = {k: (v / n_samples).contiguous() for k, v in fisher.items()}
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_file(fisher, str(path))
+        save_file({k: v.cpu() for k, v in fisher.items()}, str(path))
     return fisher
 
 
+def module_device(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
 def _accumulate_squared_grads(adapter: AmnesiaAdapter, module: nn.Module, x: torch.Tensor, c: torch.Tensor,
-                              fisher: dict[str, torch.Tensor]) -> None:
-    """The reference way: one backward pass per sample (for models vmap cannot run)."""
-    module.requires_grad_(True)
+                              fisher: dict[str, torch.Tensor], cancel: Optional[CancelFn] = None) -> None:
+    """The reference way: one backward pass per sample (for models vmap cannot run), only for ``fisher``'s keys."""
+    params = dict(module.named_parameters())
+    for k in fisher:
+        params[k].requires_grad_(True)
     try:
         for i in range(len(x)):
+            check_cancel(cancel)
             module.zero_grad(set_to_none=True)
             adapter.loss(module, x[i : i + 1], c[i : i + 1]).backward()
-            for k, p in module.named_parameters():
-                fisher[k] += p.grad.pow(2)
+            for k in fisher:
+                fisher[k] += params[k].grad.pow(2)
     finally:
         module.zero_grad(set_to_none=True)
         module.requires_grad_(False)
 
 
 def ewc_penalty(module: nn.Module, fisher: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Σ_i F_i (θ_i − θ*_i)²: zero at θ*, growing where the Fisher says a weight matters."""
-    return sum((fisher[k] * (p - anchor[k]).pow(2)).sum() for k, p in module.named_parameters())
+    """Σ_i F_i (θ_i − θ*_i)² over the Fisher's parameters: zero at θ*, growing where the Fisher says a weight matters."""
+    params = dict(module.named_parameters())
+    return sum((fisher[k] * (params[k].float() - anchor[k]).pow(2)).sum() for k in fisher)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -239,16 +138,32 @@ class AmnesiaConfig:
     batch_size: int = 256
     fisher_samples: int = 10000
     seed: int = 0
+    # Stable Diffusion (prompt-conditioned models) only:
+    replay_prompts: tuple[str, ...] = ()
+    train_method: str = "full"  # full | xattn | noxattn
+    mixed_precision: str = "no"  # no | fp16 | bf16 (GPU only; ignored on a CPU)
+    gradient_checkpointing: bool = False
+    samples_per_concept: int = 8  # buffer of the original's samples per surrogate/replay prompt
+    sample_steps: int = 50  # sampler steps for the buffer and the galleries
+    resolution: int = 0  # 0 = the model's own
+
+    def concepts(self) -> list[str]:
+        """The run's concepts for a prompt-conditioned model: [forget, surrogate?, *replay] without repeats."""
+        out = [self.forget] + ([] if self.surrogate == "noise" else [self.surrogate])
+        return out + [p for p in dict.fromkeys(self.replay_prompts) if p not in out]
 
     @classmethod
     def for_model(cls, model: str, **overrides: Any) -> "AmnesiaConfig":
         """The defaults for ``model`` (official values where they fit a 2-core CPU), then ``overrides``."""
         base = asdict(cls())
-        base.update(MODEL_DEFAULTS.get(model, {}))
+        base.update(MODEL_DEFAULTS.get(model_kind(model), {}))
         base.update({k: v for k, v in overrides.items() if v is not None})
+        base["replay_prompts"] = tuple(base["replay_prompts"])
         return cls(**base)
 
     def validate(self, backend: GeneratorBackend) -> None:
+        if getattr(backend, "open_vocabulary", False):
+            self._validate_prompts(backend)
         names = backend.conditions or []
         checks = [
             (self.forget in names, f"'{self.forget}' is not a concept of '{backend.name}' (known: {', '.join(names)})"),
@@ -259,7 +174,7 @@ class AmnesiaConfig:
             (1 <= self.steps <= 100_000, "steps must be between 1 and 100000"),
             (1e-7 <= self.lr <= 0.1, "learning rate must be between 1e-7 and 0.1"),
             (2 <= self.batch_size <= 4096, "batch size must be between 2 and 4096"),
-            (10 <= self.fisher_samples <= 200_000, "Fisher samples must be between 10 and 200000"),
+            (2 <= self.fisher_samples <= 200_000, "Fisher samples must be between 2 and 200000"),
             (0 <= self.seed < 2**31, "seed must be in [0, 2^31)"),
             (len(names) >= 2, "forgetting needs at least two concepts (one to forget, one to keep)"),
         ]
@@ -267,11 +182,52 @@ class AmnesiaConfig:
             if not ok:
                 raise ValueError(message)
 
+    def _validate_prompts(self, backend: GeneratorBackend) -> None:
+        def check_prompt(prompt: str, what: str) -> None:
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise ValueError(f"the {what} prompt is empty")
+            if len(prompt) > 1000 or backend.count_tokens(prompt) > 77:
+                raise ValueError(f"the {what} prompt is too long: CLIP reads at most 75 tokens (about 50 words)")
+
+        check_prompt(self.forget, "forget")
+        if self.surrogate != "noise":
+            check_prompt(self.surrogate, "surrogate")
+            if self.surrogate.strip().lower() == self.forget.strip().lower():
+                raise ValueError("the surrogate prompt must differ from the prompt to forget")
+        if not self.replay_prompts:
+            raise ValueError("give at least one replay prompt (concepts to remember)")
+        for prompt in self.replay_prompts:
+            check_prompt(prompt, "replay")
+        checks = [
+            (self.train_method in ("full", "xattn", "noxattn"), "train_method must be full, xattn or noxattn"),
+            (self.mixed_precision in ("no", "fp16", "bf16"), "mixed precision must be no, fp16 or bf16"),
+            (1 <= self.samples_per_concept <= 1000, "samples per concept must be between 1 and 1000"),
+            (1 <= self.sample_steps <= 200, "sampler steps must be between 1 and 200"),
+            (self.resolution == 0 or (16 <= self.resolution <= 2048 and self.resolution % 8 == 0),
+             "resolution must be 0 (the model's) or a multiple of 8 between 16 and 2048"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def bind(self, backend: GeneratorBackend) -> GeneratorBackend:
+        """A prompt-conditioned back-end gets this run's prompts as its concepts; others pass through."""
+        if not getattr(backend, "open_vocabulary", False):
+            return backend
+        overrides = {"sample_steps": self.sample_steps} | ({"resolution": self.resolution} if self.resolution else {})
+        return backend.with_conditions(self.concepts(), **overrides)
+
 
 # Per-model departures from the cVAE defaults above. Diffusion: the official DDPM lambda = 10 and
 # batch 128; lr 1e-3 and 1500 steps instead of 1e-4 and 20k so it fits a few CPU minutes.
+# Stable Diffusion: the official λ = 50, lr 1e-5, batch 4 (per GPU) and its replay/Fisher prompt idea; the
+# steps and Fisher samples are this suite's (the official runs 200 epochs of a generated dataset on 4 GPUs).
+SD_REPLAY_PROMPTS = ("a photo of a man", "a photo of a woman", "a photo of a dog", "a landscape painting",
+                     "a city street at night", "a bowl of fruit on a table")
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "digits-ddpm": {"lmbda": 10.0, "lr": 1e-3, "steps": 1500, "batch_size": 128, "fisher_samples": 500},
+    "stable-diffusion": {"lmbda": 50.0, "lr": 1e-5, "steps": 1000, "batch_size": 4, "fisher_samples": 200,
+                         "surrogate": "a middle-aged man", "replay_prompts": SD_REPLAY_PROMPTS},
 }
 
 
@@ -281,52 +237,91 @@ class AmnesiaResult:
     report: dict[str, Any]
 
 
+def model_kind(model: str) -> str:
+    """'stable-diffusion' for a Hub id or diffusers folder, else the name itself (for per-model defaults)."""
+    from .backends.stable_diffusion import StableDiffusionBackend
+
+    return "stable-diffusion" if model not in MODEL_DEFAULTS and StableDiffusionBackend.claims(model) else model
+
+
 def run(config: AmnesiaConfig, backend: GeneratorBackend, progress: Optional[ProgressFn] = None,
         cancel: Optional[CancelFn] = None) -> AmnesiaResult:
-    """Forget ``config.forget`` in a copy of ``backend``; the original stays untouched."""
+    """Forget ``config.forget`` in a copy of ``backend``; the original stays untouched.
+
+    Runs as is on a CPU or one GPU, and data-parallel under ``accelerate launch`` (each process draws its
+    own batches; the Fisher is computed, or read from the cache, by every process).
+    """
+    backend = config.bind(backend)
     config.validate(backend)
     use_all_cores()
+    accelerator = make_accelerator(config.mixed_precision)
     g = seed_everything(config.seed)
-    original = adapter_for(backend)
+    if accelerator.process_index:
+        g.manual_seed(config.seed + 7919 * accelerator.process_index)
+    if hasattr(backend, "to"):
+        backend.to(accelerator.device)  # the frozen original samples the replay on the training device
+    original = adapter_for(backend, config)
     started = time.perf_counter()
     fisher = fisher_diagonal(original, config.fisher_samples, seed=config.seed,
                              progress=lambda f, m: report_progress(progress, 0.2 * f, m), cancel=cancel)
     fisher_s = time.perf_counter() - started
 
-    accelerator = make_accelerator()
     student = backend.trainable_copy()
     student.module.train()
-    anchor = {k: v.detach().clone() for k, v in backend.module.named_parameters()}
-    optimizer = torch.optim.Adam(student.module.parameters(), lr=config.lr)
+    names = set(trainable_names(original, student.module))
+    for name, p in student.module.named_parameters():
+        p.requires_grad_(name in names)
+    if config.gradient_checkpointing and hasattr(student.module, "enable_gradient_checkpointing"):
+        student.module.enable_gradient_checkpointing()
+    anchor = {k: v.detach().clone().float() for k, v in backend.module.named_parameters() if k in names}
+    optimizer = torch.optim.Adam([p for p in student.module.parameters() if p.requires_grad], lr=config.lr)
     student.module, optimizer = accelerator.prepare(student.module, optimizer)
     forget_idx = backend.condition_index(config.forget)
     remember = torch.tensor([i for i in range(len(backend.conditions)) if i != forget_idx])
     surrogate_idx = None if config.surrogate == "noise" else backend.condition_index(config.surrogate)
-    half = config.batch_size // 2
+    half = max(1, config.batch_size // 2)
+    device = accelerator.device
     history = []
+    step_times = []
     for step in range(config.steps):
         check_cancel(cancel)
         c_forget = torch.full((half,), forget_idx)
         x_forget = original.uniform_noise(half, g) if surrogate_idx is None else original.sample(torch.full((half,), surrogate_idx), g)
         c_remember = remember[torch.randint(0, len(remember), (half,), generator=g)]
         x_remember = original.sample(c_remember, g)
-        loss_forget = original.loss(student.module, x_forget, c_forget)
-        loss_remember = original.loss(student.module, x_remember, c_remember)
-        penalty = ewc_penalty(student.module, fisher, anchor)
+        tick = time.perf_counter()
+        loss_forget = original.loss(student.module, x_forget.to(device), c_forget.to(device))
+        loss_remember = original.loss(student.module, x_remember.to(device), c_remember.to(device))
+        penalty = ewc_penalty(accelerator.unwrap_model(student.module), fisher, anchor)
         loss = loss_forget + config.gamma * loss_remember + config.lmbda * penalty
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         optimizer.step()
+        step_times.append(time.perf_counter() - tick)
         history.append({"step": step, "forget": float(loss_forget.detach()), "remember": float(loss_remember.detach()),
                         "ewc": float(penalty.detach())})
         if step % 20 == 0 or step == config.steps - 1:
             report_progress(progress, 0.2 + 0.8 * (step + 1) / config.steps, f"forgetting: step {step + 1}/{config.steps}")
-    student.module = accelerator.unwrap_model(student.module).cpu()
+    student.module = accelerator.unwrap_model(student.module)
+    if not getattr(backend, "open_vocabulary", False):
+        student.module = student.module.cpu()
     student.frozen()
-    report = {"method": "selective_amnesia", "model": backend.name, "settings": asdict(config),
+    report = {"method": "selective_amnesia", "model": backend.config.get("model", backend.name), "settings": asdict(config),
               "fisher_s": round(fisher_s, 1), "wall_s": round(time.perf_counter() - started, 1), "steps": config.steps,
+              "step_s": round(float(np.median(step_times)), 4) if step_times else None,
+              "trainable_parameters": int(sum(anchor[k].numel() for k in anchor)),
+              "device": str(device), "processes": accelerator.num_processes, **peak_memory(device),
               "final": history[-1] if history else None}
     return AmnesiaResult(student, report)
+
+
+def peak_memory(device: torch.device) -> dict[str, Any]:
+    """Peak memory so far: CUDA's allocator on a GPU, the process's peak resident set on a CPU."""
+    if device.type == "cuda":
+        return {"peak_memory_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1), "memory_kind": "CUDA allocated"}
+    import resource
+
+    return {"peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "memory_kind": "process peak RSS"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -393,36 +388,62 @@ def forget_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, out_dir
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    d = AmnesiaConfig()
     p = argparse.ArgumentParser(prog="python -m methods.selective_amnesia", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", required=True, help="digits-cvae | digits-ddpm (the Stable Diffusion adapter is not built yet)")
-    p.add_argument("--forget", required=True, help="the concept to forget, e.g. 0")
-    p.add_argument("--surrogate", default=d.surrogate, help="noise, or another concept")
+    p.add_argument("--model", required=True, help="digits-cvae | digits-ddpm | a Stable Diffusion Hub id or local pipeline folder")
+    p.add_argument("--forget", required=True, help="the concept to forget: a class (e.g. 0) or a prompt (e.g. 'Brad Pitt')")
+    p.add_argument("--surrogate", help="noise, another class, or a surrogate prompt (default: noise; SD: 'a middle-aged man')")
     p.add_argument("--lmbda", type=float, help="EWC weight (default: the model's)")
     p.add_argument("--gamma", type=float, help="replay weight (default 1)")
     p.add_argument("--steps", type=int, help="forgetting steps (default: the model's)")
     p.add_argument("--lr", type=float, help="learning rate (default: the model's)")
+    p.add_argument("--batch-size", type=int, help="batch, half surrogate and half replay (default: the model's)")
     p.add_argument("--fisher-samples", type=int, help="own samples for the Fisher (default: the model's)")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=int, default=0)
+    sd = p.add_argument_group("Stable Diffusion")
+    sd.add_argument("--replay-prompt", action="append", dest="replay_prompts", help="a concept to remember (repeat; default: 6 generic prompts)")
+    sd.add_argument("--train-method", choices=["full", "xattn", "noxattn"])
+    sd.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"])
+    sd.add_argument("--gradient-checkpointing", action="store_true", default=None)
+    sd.add_argument("--samples-per-concept", type=int, help="original's samples drawn per surrogate/replay prompt (default 8)")
+    sd.add_argument("--sample-steps", type=int, help="sampler steps (default 50)")
+    sd.add_argument("--resolution", type=int, help="image side (default: the model's)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
+    settings = {k: v for k, v in vars(args).items() if k not in ("model", "out")}
     try:
         backend = load_generator(args.model)
-        config = AmnesiaConfig.for_model(args.model, forget=args.forget, surrogate=args.surrogate, lmbda=args.lmbda,
-                                         gamma=args.gamma, steps=args.steps, lr=args.lr,
-                                         fisher_samples=args.fisher_samples, seed=args.seed)
-        config.validate(backend)
-        before = evaluate(backend, config.forget)
-        result = run(config, backend)
-        result.report.update(before=before, after=evaluate(result.generator, config.forget))
-        result.generator.save(args.out, provenance={"method": "selective_amnesia", "settings": result.report["settings"]})
-        write_json(args.out / "report.json", result.report)
+        config = AmnesiaConfig.for_model(args.model, **settings)
+        if getattr(backend, "open_vocabulary", False):
+            from .amnesia_prompts import forget_prompt_and_compare
+
+            comparison = forget_prompt_and_compare(backend, config)
+            result = comparison.result
+        else:
+            config.validate(backend)
+            before = evaluate(backend, config.forget)
+            result = run(config, backend)
+            result.report.update(before=before, after=evaluate(result.generator, config.forget))
+        if _is_main_process():
+            result.generator.save(args.out, provenance={"method": "selective_amnesia", "settings": result.report["settings"]})
+            write_json(args.out / "report.json", result.report)
     except (BackendError, ValueError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")
-    a = result.report["after"]
-    print(f"wrote {args.out}: P(forgotten) {a['forgotten_probability']:.3f}, entropy {a['forgotten_entropy']:.3f}, "
-          f"remembered accuracy {a['remembered_accuracy']:.3f}")
+    r = result.report
+    if "after" in r:
+        a = r["after"]
+        print(f"wrote {args.out}: P(forgotten) {a['forgotten_probability']:.3f}, entropy {a['forgotten_entropy']:.3f}, "
+              f"remembered accuracy {a['remembered_accuracy']:.3f}")
+    else:
+        print(f"wrote {args.out}: {r['steps']} steps, {r['step_s']} s/step, peak {r['peak_memory_mb']} MB ({r['memory_kind']}), "
+              f"SSIM before/after {r['ssim_before_after']}")
     return 0
+
+
+def _is_main_process() -> bool:
+    """Only one process writes the result under ``accelerate launch``."""
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
 
 
 if __name__ == "__main__":

@@ -8,12 +8,18 @@ from typing import Any
 
 import gradio as gr
 
+from methods import amnesia_prompts
 from methods import selective_amnesia as sa
-from methods.backends import load_generator
+from methods.backends import BackendError, load_generator
+from methods.backends.stable_diffusion import DEFAULT_MODEL
+from methods.runtime import gpu_available
 from spaces.common import CancelFlags, clamp_number, labelled_rows, new_run_dir, session_id, user_errors
 
+SD = "stable-diffusion"
 MODELS = {"digits cVAE (offline, trained here on scikit-learn's digits)": "digits-cvae",
-          "digits diffusion — class-conditional DDPM (offline, trained here)": "digits-ddpm"}
+          "digits diffusion — class-conditional DDPM (offline, trained here)": "digits-ddpm",
+          "Stable Diffusion (diffusers: Hub id or local folder — downloads weights, needs a GPU)": SD}
+CPU_PARAMETER_LIMIT = 50_000_000  # a real SD UNet (860 M) is refused on a CPU; small local pipelines run
 CLASSES = [str(i) for i in range(10)]
 SURROGATES = ["uniform noise"] + CLASSES
 CANCEL = CancelFlags()
@@ -24,7 +30,8 @@ Pick a digit to forget and what it should become (**uniform noise**, or another 
 fine-tuned to generate the surrogate for that class, while **generative replay** from the frozen original
 and an **EWC penalty** (the Fisher information, estimated from the model's own samples) keep every other digit.
 A digits classifier — trained on a separate split, never used by the method — judges before and after.
-*The Stable Diffusion adapter is not in this build yet.*
+**Stable Diffusion**: forget a *prompt* (e.g. a celebrity) and remap it to a surrogate prompt; replay prompts are
+the concepts to keep. It loads any diffusers model id or local folder — this needs a network the first time and a GPU.
 """
 
 
@@ -32,9 +39,16 @@ def build() -> None:
     gr.Markdown(INTRO)
     with gr.Row():
         with gr.Column(scale=1):
-            model = gr.Dropdown(list(MODELS), value=list(MODELS)[0], label="Model")
+            model = gr.Dropdown(list(MODELS), value=list(MODELS)[0], label="Model", elem_id="sa-model")
             forget = gr.Dropdown(CLASSES, value="0", label="Concept to forget")
             surrogate = gr.Dropdown(SURROGATES, value="uniform noise", label="Remap it to (surrogate)")
+            with gr.Group(visible=False) as sd_box:
+                sd_model = gr.Textbox(DEFAULT_MODEL, label="Stable Diffusion model (Hub id or local folder)", elem_id="sa-sd-model")
+                forget_prompt = gr.Textbox("Brad Pitt", label="Prompt to forget", elem_id="sa-forget-prompt")
+                surrogate_prompt = gr.Textbox("a middle-aged man", label="Surrogate prompt", elem_id="sa-surrogate-prompt")
+                replay = gr.Textbox("\n".join(sa.SD_REPLAY_PROMPTS), lines=4, label="Replay prompts — concepts to keep, one per line")
+                train_method = gr.Radio(["full", "xattn", "noxattn"], value="full", label="Fine-tuned weights (train_method)",
+                                        info="xattn: cross-attention only (cheapest)")
             with gr.Accordion("Settings", open=False):
                 lmbda = gr.Slider(0, 1000, 100, step=10, label="λ — EWC (Fisher) weight")
                 gamma = gr.Slider(0, 10, 1, step=0.1, label="γ — replay weight")
@@ -47,25 +61,28 @@ def build() -> None:
         with gr.Column(scale=2):
             with gr.Row():
                 with gr.Column():
-                    gr.Markdown("#### Before — one row per digit, fixed latents")
+                    gr.Markdown("#### Before — one row per concept, fixed seeds")
                     before = gr.Image(type="pil", interactive=False, show_label=False, elem_id="sa-before")
                 with gr.Column():
                     gr.Markdown("#### After — the same latents")
                     after = gr.Image(type="pil", interactive=False, show_label=False, elem_id="sa-after")
             metrics = gr.Dataframe(headers=["metric (digits classifier)", "before", "after"], interactive=False, wrap=True,
                                    elem_id="sa-metrics")
-            downloads = gr.File(label="Downloads: generator.safetensors, config.json, report.json", file_count="multiple",
+            downloads = gr.File(label="Downloads: the forgotten model and its report", file_count="multiple",
                                 interactive=False)
-    model.change(model_defaults, [model], [lmbda, steps])
-    run_evt = run_btn.click(forget_concept, [model, forget, surrogate, lmbda, gamma, steps, seed],
+    model.change(model_defaults, [model], [lmbda, steps, forget, surrogate, sd_box])
+    run_evt = run_btn.click(forget_concept, [model, forget, surrogate, lmbda, gamma, steps, seed, sd_model, forget_prompt,
+                                             surrogate_prompt, replay, train_method],
                             [before, after, metrics, downloads, status], concurrency_limit=1, concurrency_id="training")
     stop_btn.click(cancel, None, [status], cancels=[run_evt], queue=False)
 
 
 def model_defaults(model: str):
-    """Show the chosen model's default λ and steps."""
+    """Show the chosen model's default λ and steps, and its concept inputs (classes or prompts)."""
     config = sa.AmnesiaConfig.for_model(MODELS.get(model, ""))
-    return gr.Slider(value=config.lmbda), gr.Slider(value=config.steps)
+    prompts = MODELS.get(model) == SD
+    return (gr.Slider(value=config.lmbda), gr.Slider(value=config.steps), gr.Dropdown(visible=not prompts),
+            gr.Dropdown(visible=not prompts), gr.Group(visible=prompts))
 
 
 def cancel(request: gr.Request) -> str:
@@ -75,26 +92,59 @@ def cancel(request: gr.Request) -> str:
 
 @user_errors(status=4, n_outputs=5)
 def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: Any, steps: Any, seed: Any,
-                   request: gr.Request = None, progress=gr.Progress()):
+                   sd_model: str = DEFAULT_MODEL, forget_prompt: str = "", surrogate_prompt: str = "", replay: str = "",
+                   train_method: str = "full", request: gr.Request = None, progress=gr.Progress()):
     """Forget one concept; show samples of every concept before/after, the metrics and downloads."""
     if model not in MODELS:
         raise ValueError(f"unknown model '{model}'")
-    backend = load_generator(MODELS[model])
-    config = sa.AmnesiaConfig.for_model(
-        MODELS[model], forget=str(forget), surrogate="noise" if surrogate == "uniform noise" else str(surrogate),
-        lmbda=clamp_number(lmbda, 0, 1e6, "λ"), gamma=clamp_number(gamma, 0, 100, "γ"),
-        steps=int(clamp_number(steps, 1, 100_000, "Steps", integer=True)),
-        seed=int(clamp_number(seed, 0, 2**31 - 1, "Seed", integer=True)),
-    )
+    settings = dict(lmbda=clamp_number(lmbda, 0, 1e6, "λ"), gamma=clamp_number(gamma, 0, 100, "γ"),
+                    steps=int(clamp_number(steps, 1, 100_000, "Steps", integer=True)),
+                    seed=int(clamp_number(seed, 0, 2**31 - 1, "Seed", integer=True)))
     out_dir = new_run_dir("amnesia")
-    comparison = sa.forget_and_compare(backend, config, out_dir=out_dir, progress=lambda f, m: progress(f, desc=m),
-                                       cancel=CANCEL.start(session_id(request)))
+    track = dict(out_dir=out_dir, progress=lambda f, m: progress(f, desc=m), cancel=CANCEL.start(session_id(request)))
+    if MODELS[model] == SD:
+        return _forget_prompt(sd_model, forget_prompt, surrogate_prompt, replay, train_method, settings, track)
+    backend = load_generator(MODELS[model])
+    config = sa.AmnesiaConfig.for_model(MODELS[model], forget=str(forget),
+                                        surrogate="noise" if surrogate == "uniform noise" else str(surrogate), **settings)
+    comparison = sa.forget_and_compare(backend, config, **track)
     rows = [[name, _fmt(b), _fmt(a)] for name, b, a in comparison.metrics]
     files = [str(out_dir / n) for n in ("generator.safetensors", "config.json", "report.json")]
     done = f"Done: forgot '{config.forget}' → {surrogate} in {comparison.result.report['wall_s']:.1f} s."
     mark = lambda grid: {(f"{k} forgotten" if k == config.forget else k): v for k, v in grid.items()}  # noqa: E731
+    table = gr.Dataframe(value=rows, headers=["metric (digits classifier)", "before", "after"])
     return (labelled_rows(mark(comparison.before), tile=36, label_width=110),
-            labelled_rows(mark(comparison.after), tile=36, label_width=110), rows, files, done)
+            labelled_rows(mark(comparison.after), tile=36, label_width=110), table, files, done)
+
+
+def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, replay: str, train_method: str,
+                   settings: dict[str, Any], track: dict[str, Any]):
+    """The Stable Diffusion path: prompts instead of classes, a saved diffusers pipeline as the result."""
+    sd_model = (sd_model or "").strip()
+    if not sd_model:
+        raise ValueError("give a Stable Diffusion model id (e.g. CompVis/stable-diffusion-v1-4) or a local folder")
+    backend = load_generator(sd_model)
+    if not getattr(backend, "open_vocabulary", False):
+        raise BackendError(f"'{sd_model}' is not a Stable Diffusion pipeline")
+    parameters = sum(p.numel() for p in backend.module.parameters())
+    if parameters > CPU_PARAMETER_LIMIT and not gpu_available():
+        raise BackendError(f"this UNet has {parameters / 1e6:.0f} M parameters: fine-tuning it needs a GPU, and this "
+                           "machine has none. Run the command in the README's Stable Diffusion recipe on a GPU machine.")
+    config = sa.AmnesiaConfig.for_model(
+        sd_model, forget=(forget_prompt or "").strip(), surrogate=(surrogate_prompt or "").strip() or "noise",
+        replay_prompts=tuple(p.strip() for p in (replay or "").splitlines() if p.strip()), train_method=train_method,
+        **settings)
+    comparison = amnesia_prompts.forget_prompt_and_compare(backend, config, **track)
+    rows = [[name, _fmt(b), _fmt(a)] for name, b, a in comparison.metrics]
+    out_dir = track["out_dir"]
+    files = [str(out_dir / "report.json"), str(out_dir / "unlearning_studio.json")] + sorted(
+        str(f) for f in (out_dir / "unet").glob("*") if f.is_file())
+    done = (f"Done: '{config.forget}' → '{config.surrogate}' in {comparison.result.report['wall_s']:.1f} s. "
+            f"The whole pipeline is saved on the server ({out_dir.name}); the UNet files are below.")
+    short = lambda grid: {(k if len(k) <= 18 else k[:17] + "…"): v for k, v in grid.items()}  # noqa: E731
+    table = gr.Dataframe(value=rows, headers=["metric (no classifier offline: change and cost)", "before", "after"])
+    return (labelled_rows(short(comparison.before), tile=96, label_width=190),
+            labelled_rows(short(comparison.after), tile=96, label_width=190), table, files, done)
 
 
 def _fmt(x: Any) -> str:

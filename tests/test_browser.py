@@ -111,6 +111,30 @@ def test_amnesia_forget_a_digit(browser, app_url):
     page.close()
 
 
+def test_amnesia_stable_diffusion_path(browser, app_url, tmp_path):
+    from methods.backends.stable_diffusion import StableDiffusionBackend, tiny_pipeline
+
+    StableDiffusionBackend.from_pipeline(tiny_pipeline(), "tiny").save(tmp_path / "tiny-sd")
+    page = _open_tab(browser, app_url, "Amnesia")
+    page.locator("#sa-model input").click()
+    page.get_by_role("option", name="Stable Diffusion", exact=False).click()
+    page.wait_for_selector("#sa-sd-model textarea", state="visible", timeout=10_000)
+    # the default Hub model cannot download here: a message, not a traceback
+    page.locator("#sa-run").click()
+    page.wait_for_function("document.querySelector('#sa-status')?.innerText?.includes('not available here')", timeout=60_000)
+    page.screenshot(path=str(SHOTS / "amnesia-sd-offline.png"), full_page=True)
+    # a local pipeline folder runs the whole path (a tiny random-weight pipeline: plumbing, not pictures)
+    page.locator("#sa-sd-model textarea").fill(str(tmp_path / "tiny-sd"))
+    page.get_by_text("Settings").first.click()
+    _set_slider(page, "Steps", 100)
+    page.locator("#sa-run").click()
+    page.wait_for_function("document.querySelector('#sa-status')?.innerText?.includes('Done')", timeout=240_000)
+    page.wait_for_function("document.querySelector('#sa-metrics')?.innerText?.includes('step time')", timeout=30_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "amnesia-sd.png"), full_page=True)
+    page.close()
+
+
 def test_features_label_unlearn_and_errors(browser, app_url):
     page = _open_tab(browser, app_url, "Features")
     page.wait_for_selector(".fu-tile", timeout=30_000)

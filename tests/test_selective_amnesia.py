@@ -58,7 +58,7 @@ def test_ewc_is_zero_at_the_anchor_and_positive_elsewhere(cvae):
 def test_fisher_is_cached_by_weights(cvae):
     adapter = sa.CVAEAdapter(cvae)
     first = sa.fisher_diagonal(adapter, n_samples=50, seed=9)
-    cached = list(sa.FISHER_CACHE.glob(f"digits-cvae-{sa.weights_key(cvae.module)}-50-9.safetensors"))
+    cached = list(sa.FISHER_CACHE.glob(f"digits-cvae-{sa.weights_key(cvae.module)}-*-50-9.safetensors"))
     assert len(cached) == 1
     again = sa.fisher_diagonal(adapter, n_samples=50, seed=9)
     assert all(torch.equal(first[k], again[k]) for k in first)
@@ -120,7 +120,7 @@ def test_tab_handler_runs_and_refuses_bad_input():
     model = list(tab.MODELS)[0]
     quiet = dict(request=None, progress=lambda *a, **k: None)
     before, after, rows, files, status = tab.forget_concept(model, "5", "uniform noise", 100, 1, 150, 0, **quiet)
-    assert "Done: forgot '5'" in status and len(rows) == 5 and before.size == after.size
+    assert "Done: forgot '5'" in status and len(rows.value["data"]) == 5 and before.size == after.size
     assert [f.split("/")[-1] for f in files] == ["generator.safetensors", "config.json", "report.json"]
     for args, message in [((model, "5", "5", 100, 1, 150, 0), "surrogate"), ((model, "12", "uniform noise", 100, 1, 150, 0), "not a concept"),
                           ((model, "5", "uniform noise", 100, 1, 0, 0), "Steps"), (("SD 9", "5", "uniform noise", 100, 1, 150, 0), "unknown model")]:

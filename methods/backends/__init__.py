@@ -7,7 +7,7 @@ from .base import (
     register,
     registered_names,
 )
-from . import dcgan, digits  # noqa: F401  (registers "digiface-dcgan", "digits-cvae", "digits-ddpm")
+from . import dcgan, digits, stable_diffusion  # noqa: F401  (registers "digiface-dcgan", "digits-cvae", "digits-ddpm", "stable-diffusion")
 
 DEFAULT_FACE_GENERATOR = "digiface-dcgan"
 

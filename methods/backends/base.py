@@ -68,6 +68,11 @@ class GeneratorBackend(ABC):
     def pretrained(cls) -> "GeneratorBackend":
         """The back-end's pretrained weights (must work offline for embedded defaults)."""
 
+    @classmethod
+    def claims(cls, name_or_dir: str | Path) -> bool:
+        """True for names/folders this back-end loads itself with ``cls.load`` (not this suite's format)."""
+        return False
+
     def frozen(self) -> "GeneratorBackend":
         self.module.eval()
         for p in self.module.parameters():
@@ -148,6 +153,9 @@ def load_generator(name_or_dir: str | Path) -> GeneratorBackend:
     path = Path(name_or_dir)
     if str(name_or_dir) in _REGISTRY:
         return _REGISTRY[str(name_or_dir)].pretrained()
+    for cls in _REGISTRY.values():  # back-ends with their own formats (e.g. a diffusers pipeline folder)
+        if cls.claims(name_or_dir):
+            return cls.load(name_or_dir)
     if path.is_dir():
         cfg_path = path / CONFIG_FILE
         if not cfg_path.is_file() or not (path / WEIGHTS_FILE).is_file():

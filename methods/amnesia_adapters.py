@@ -1,0 +1,205 @@
+"""Selective Amnesia adapters: what the generic loop needs from each kind of conditional generator
+(its per-sample -ELBO or stand-in, its own samples, the uniform-noise surrogate in its data space).
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from .backends import GeneratorBackend
+
+
+class AmnesiaAdapter(Protocol):
+    """What the generic loop needs from a conditional generator."""
+
+    backend: GeneratorBackend
+
+    def per_sample_loss(self, params: dict[str, torch.Tensor], x: torch.Tensor, c: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """−ELBO (or its stand-in) of ONE sample (no batch dimension), as a function of ``params``;
+        ``c`` as given by :meth:`condition_input`."""
+
+    def condition_input(self, c: torch.Tensor) -> torch.Tensor:
+        """Class indices -> the form ``per_sample_loss`` takes under vmap (e.g. one-hot)."""
+
+    def loss(self, module: nn.Module, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Mean −ELBO of a batch under ``module``."""
+
+    def sample(self, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Samples x ~ p(x|c) of the frozen original, in the model's data space."""
+
+    def noise_like(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """Per-sample noise for the loss (the VAE's ε)."""
+
+    def uniform_noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """The 'uniform noise' surrogate in data space."""
+
+    # Optional: ``vmappable`` (False -> one backward per sample for the Fisher), ``trainable_names(module)``
+    # (the parameters fine-tuned, penalised and in the Fisher; default all), ``fisher_conditions`` (the
+    # concept indices the Fisher samples; default all) and ``cache_tag`` (what else the Fisher depends on).
+
+
+class _Bound(nn.Module):
+    """Wraps a cVAE so ``functional_call`` can run its ``negative_elbo`` with given parameters."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.m = module
+
+    def forward(self, x, c, noise):
+        return self.m.negative_elbo(x, c, noise=noise)
+
+
+class CVAEAdapter:
+    """Conditional VAE: the ELBO is the VAE's own; data are pixels in [0, 1] (N, 64)."""
+
+    def __init__(self, backend: GeneratorBackend, config: Any = None) -> None:
+        self.backend = backend
+        self._bound = _Bound(backend.module)
+
+    def per_sample_loss(self, params, x, c, noise):
+        prefixed = {f"m.{k}": v for k, v in params.items()}
+        return functional_call(self._bound, prefixed, (x[None], c[None], noise[None]))[0]
+
+    def condition_input(self, c):
+        return nn.functional.one_hot(c.long(), len(self.backend.conditions)).float()
+
+    def loss(self, module, x, c):
+        return module.negative_elbo(x, c).mean()
+
+    @torch.no_grad()
+    def sample(self, c, generator):
+        z = torch.randn((len(c), self.backend.module.latent), generator=generator)
+        return torch.sigmoid(self.backend.module.decode_logits(z, c))
+
+    def noise_like(self, n, generator):
+        return torch.randn((n, self.backend.module.latent), generator=generator)
+
+    def uniform_noise(self, n, generator):
+        return torch.rand((n, self.backend.image_size ** 2), generator=generator)
+
+
+class DDPMAdapter:
+    """Class-conditional diffusion: the ELBO's stand-in is the noise-prediction loss
+    |eps - eps_theta(x_t, t, c)|^2 at a random t; data are images in [-1, 1] (N, 1, 8, 8).
+
+    The replay and the Fisher's "own samples" come from a buffer of DDIM samples of the frozen
+    original, drawn once per concept (sampling inside every step would cost 50 UNet passes).
+    """
+
+    vmappable = False  # the diffusers UNet goes through the one-backward-per-sample Fisher
+    buffer_per_class = 128
+
+    def __init__(self, backend: GeneratorBackend, config: Any = None) -> None:
+        from diffusers import DDPMScheduler
+
+        self.backend = backend
+        self.scheduler = DDPMScheduler(num_train_timesteps=1000)
+        self._buffer: dict[int, torch.Tensor] = {}
+
+    def _own_samples(self, c: int) -> torch.Tensor:
+        if c not in self._buffer:
+            g = torch.Generator().manual_seed(7919 + c)
+            z = torch.randn((self.buffer_per_class, *self.backend.latent_shape), generator=g)
+            self._buffer[c] = self.backend.render(z, torch.full((self.buffer_per_class,), c))
+        return self._buffer[c]
+
+    def sample(self, c, generator):
+        picks = torch.randint(0, self.buffer_per_class, (len(c),), generator=generator)
+        return torch.stack([self._own_samples(int(ci))[int(pi)] for ci, pi in zip(c, picks)])
+
+    def condition_input(self, c):
+        return c
+
+    def per_sample_loss(self, params, x, c, noise):  # pragma: no cover - not vmapped (vmappable = False)
+        raise NotImplementedError
+
+    def noise_like(self, n, generator):
+        return torch.zeros(n, 1)
+
+    def loss(self, module, x, c):
+        noise = torch.randn_like(x)
+        t = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(x),), device=x.device)
+        pred = module(self.scheduler.add_noise(x, noise, t), t, class_labels=c).sample
+        return (pred - noise).pow(2).flatten(1).mean(1).mean()
+
+    def uniform_noise(self, n, generator):
+        return torch.rand((n, 1, 8, 8), generator=generator) * 2 - 1
+
+
+class StableDiffusionAdapter:
+    """Stable Diffusion: the ELBO's stand-in is the noise-prediction loss on VAE latents, conditioned on
+    the CLIP embedding of the concept's prompt. Concepts are the run's prompts: [forget, surrogate?, *replay].
+
+    The surrogate's and the replay prompts' images are drawn once from the frozen original into a buffer
+    (as the official code generates its datasets first); ``train_method`` picks the fine-tuned weights:
+    ``full`` (the UNet), ``xattn`` (cross-attention only) or ``noxattn`` (all but cross-attention and the
+    time embedding), the official code's choices.
+    """
+
+    vmappable = False
+
+    def __init__(self, backend: GeneratorBackend, config: Any = None) -> None:
+        from diffusers import DDPMScheduler
+
+        self.backend = backend
+        self.train_method = getattr(config, "train_method", "full")
+        self.samples_per_concept = int(getattr(config, "samples_per_concept", 8))
+        self.scheduler = DDPMScheduler.from_config(backend.pipeline.scheduler.config)
+        self.fisher_conditions = [i for i in range(len(backend.conditions)) if i != 0]  # the replay set: not the forgotten
+        self.cache_tag = "|".join([self.train_method, *backend.conditions[1:], str(self.samples_per_concept)])
+        self._embeddings = backend.embed(backend.conditions)
+        self._buffer: dict[int, torch.Tensor] = {}
+
+    def trainable_names(self, module: nn.Module) -> list[str]:
+        names = [k for k, _ in module.named_parameters()]
+        if self.train_method == "xattn":
+            return [k for k in names if "attn2" in k]
+        if self.train_method == "noxattn":
+            return [k for k in names if "attn2" not in k and "time_emb" not in k]
+        return names
+
+    def _own_samples(self, c: int) -> torch.Tensor:
+        if c not in self._buffer:
+            n = self.samples_per_concept
+            noise = self.backend.sample_latents(n, 7919 + c)
+            self._buffer[c] = self.backend.decode(noise, torch.full((n,), c), output_type="latent").float().cpu()
+        return self._buffer[c]
+
+    def sample(self, c, generator):
+        picks = torch.randint(0, self.samples_per_concept, (len(c),), generator=generator)
+        return torch.stack([self._own_samples(int(ci))[int(pi)] for ci, pi in zip(c, picks)])
+
+    def condition_input(self, c):
+        return c
+
+    def per_sample_loss(self, params, x, c, noise):  # pragma: no cover - not vmapped (vmappable = False)
+        raise NotImplementedError
+
+    def noise_like(self, n, generator):
+        return torch.zeros(n, 1)
+
+    def loss(self, module, x, c):
+        noise = torch.randn_like(x)
+        t = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(x),), device=x.device)
+        context = self._embeddings[c.cpu()].to(x.device)
+        pred = module(self.scheduler.add_noise(x, noise, t), t, encoder_hidden_states=context).sample
+        return (pred.float() - noise.float()).pow(2).flatten(1).mean(1).mean()
+
+    def uniform_noise(self, n, generator):
+        """Uniform-noise images, encoded by the VAE into the space the UNet denoises."""
+        side = self.backend.image_size
+        images = torch.rand((n, 3, side, side), generator=generator) * 2 - 1
+        return self.backend.encode_images(images).float().cpu()
+
+
+ADAPTERS = {"digits-cvae": CVAEAdapter, "digits-ddpm": DDPMAdapter, "stable-diffusion": StableDiffusionAdapter}
+
+
+def adapter_for(backend: GeneratorBackend, config: Any = None) -> AmnesiaAdapter:
+    """The adapter for ``backend``'s kind of generator (``config``: the run's settings, for SD)."""
+    if backend.name not in ADAPTERS:
+        raise ValueError(f"Selective Amnesia has no adapter for '{backend.name}' (available: {', '.join(ADAPTERS)})")
+    return ADAPTERS[backend.name](backend, config)
