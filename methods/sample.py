@@ -17,12 +17,18 @@ from .runtime import use_all_cores, to_uint8
 
 
 def sample_images(generator: GeneratorBackend, latents: np.ndarray, condition: Optional[str] = None) -> np.ndarray:
-    """uint8 images (n, H, W, C) for latents of shape (n, D) [and one concept for all of them]."""
+    """uint8 images (n, H, W, C) for latents of shape (n, D) [and one concept for all of them].
+
+    D is recognised: the prior's z (e.g. 100) or, for back-ends with a richer space W, its width (e.g. 8192)."""
     latents = np.asarray(latents)
-    if latents.ndim != 2 or latents.shape[1] != int(np.prod(generator.latent_shape)):
-        raise ValueError(
-            f"latents must have shape (n, {int(np.prod(generator.latent_shape))}) for '{generator.name}', got {latents.shape}"
-        )
+    z_width = int(np.prod(generator.latent_shape))
+    w_width = int(np.prod(generator.w_shape)) if generator.w_shape else None
+    if latents.ndim == 2 and w_width and latents.shape[1] == w_width and not generator.conditions:
+        w = torch.as_tensor(latents, dtype=torch.float32).reshape(len(latents), *generator.w_shape)
+        return to_uint8(generator.render_w(w))
+    if latents.ndim != 2 or latents.shape[1] != z_width:
+        widths = f"{z_width}" + (f" (z) or {w_width} (W)" if w_width else "")
+        raise ValueError(f"latents must have shape (n, {widths}) for '{generator.name}', got {latents.shape}")
     z = torch.as_tensor(latents, dtype=torch.float32).reshape(len(latents), *generator.latent_shape)
     if generator.conditions:
         if condition is None:

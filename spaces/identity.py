@@ -1,11 +1,109 @@
-"""Identity tab: GUIDE (coming)."""
-from spaces.common import coming_soon
+"""Identity tab: GUIDE makes the face generator forget the person in one uploaded photo.
+
+Layout first, then one handler per event; each handler calls one function of ``methods``.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import gradio as gr
+
+from methods import guide
+from methods.backends import DEFAULT_FACE_GENERATOR, load_generator
+from methods.face_input import align_face, example_photos
+from methods.identity import metrics_table, unlearn_identity
+from spaces.common import CancelFlags, clamp_number, labelled_rows, new_run_dir, session_id, user_errors
+
+CANCEL = CancelFlags()
+EXAMPLES = example_photos()
+
+INTRO = """
+### Identity — unlearn one person from the face generator (GUIDE, Seo et al., CVPR 2024)
+Upload **one photo** of a person. The face is aligned the way the generator frames its faces and inverted into
+the generator's latent space; GUIDE then fine-tunes the generator so that this latent — and its neighbourhood —
+draws a different, *un-identified* face (the UFO target, on the far side of the average face), while random faces
+stay as they were. **dlib's face-recognition network**, which no loss uses, measures the result:
+distance > 0.6 means "not the same person any more". The paper's baseline (target = the average face) runs beside it.
+"""
 
 
 def build() -> None:
-    coming_soon(
-        "Identity — GUIDE",
-        "Upload one face; GUIDE fine-tunes the face generator so it can no longer produce that person, "
-        "while other faces stay as they were.",
-        "issue 4",
-    )
+    gr.Markdown(INTRO)
+    with gr.Row():
+        with gr.Column(scale=1):
+            photo = gr.File(label="Photo of one person (JPEG / PNG)", file_types=["image"], type="filepath", elem_id="id-photo")
+            gr.Examples([[str(p)] for p in EXAMPLES.values()], inputs=[photo], example_labels=list(EXAMPLES),
+                        label="Examples — one click")
+            preview = gr.Image(label="Aligned face (what the generator sees)", type="pil", interactive=False, height=200,
+                               elem_id="id-preview")
+            others = gr.File(label="More photos of the same person (optional: they count in ID_others)", file_count="multiple",
+                             file_types=["image"], type="filepath")
+            with gr.Accordion("Settings", open=False):
+                steps = gr.Slider(10, 2000, guide.GuideConfig.steps, step=10, label="Fine-tuning steps")
+                distance = gr.Slider(0, 3, guide.GuideConfig.d, step=0.1, label="UFO distance d",
+                                     info="in units of a typical face's distance from the average face")
+                with_baseline = gr.Checkbox(True, label="Also run the paper's baseline (target = average face)")
+                seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+            with gr.Row():
+                run_btn = gr.Button("Unlearn this person", variant="primary", elem_id="id-run")
+                stop_btn = gr.Button("Cancel", variant="stop")
+            status = gr.Markdown(elem_id="id-status")
+        with gr.Column(scale=2):
+            gr.Markdown("#### Photo → inversion → target face")
+            pipeline = gr.Image(type="pil", interactive=False, show_label=False, elem_id="id-pipeline")
+            gr.Markdown("#### The person's images before and after — columns: the photo, then its other views")
+            views = gr.Image(type="pil", interactive=False, show_label=False, elem_id="id-views")
+            gr.Markdown("#### Everyone else: random faces before and after (fixed seeds)")
+            preservation = gr.Image(type="pil", interactive=False, show_label=False, elem_id="id-preservation")
+            metrics = gr.Dataframe(headers=["metric (dlib)", "GUIDE", "baseline"], interactive=False, wrap=True, elem_id="id-metrics")
+            downloads = gr.File(label="Downloads: the unlearned generator (GUIDE) and its report", file_count="multiple",
+                                interactive=False)
+    photo.change(preview_face, [photo], [preview, status])
+    run_evt = run_btn.click(unlearn, [photo, others, steps, distance, with_baseline, seed],
+                            [pipeline, views, preservation, metrics, downloads, status],
+                            concurrency_limit=1, concurrency_id="training")
+    stop_btn.click(cancel, None, [status], cancels=[run_evt], queue=False)
+
+
+@user_errors(status=1, n_outputs=2)
+def preview_face(photo: Optional[str]):
+    """Show the aligned face as soon as a photo arrives (and say what was adjusted)."""
+    if not photo:
+        return None, ""
+    face = align_face(photo)
+    notes = "; ".join(face.notes)
+    return (labelled_rows({"aligned": face.image[None]}, tile=160, label_width=0),
+            f"Face found (MTCNN {face.probability:.2f})." + (f" Note: {notes}." if notes else ""))
+
+
+def cancel(request: gr.Request) -> str:
+    CANCEL.cancel(session_id(request))
+    return "Cancelling…"
+
+
+@user_errors(status=5, n_outputs=6)
+def unlearn(photo: Optional[str], others: Optional[list[str]], steps: Any, distance: Any, with_baseline: bool, seed: Any,
+            request: gr.Request = None, progress=gr.Progress()):
+    """Run GUIDE (and the baseline) on the photo; show the galleries, the metrics and downloads."""
+    if not photo:
+        raise ValueError("upload a photo of one person first (or click an example)")
+    config = guide.GuideConfig(steps=int(clamp_number(steps, 1, 20_000, "Steps", integer=True)),
+                               d=clamp_number(distance, 0, 10, "d"), seed=int(clamp_number(seed, 0, 2**31 - 1, "Seed", integer=True)))
+    out_dir = new_run_dir("identity")
+    result = unlearn_identity(load_generator(DEFAULT_FACE_GENERATOR), photo, config, extra_photos=others or [],
+                              compare_baseline=bool(with_baseline), out_dir=out_dir, n_random=48,
+                              progress=lambda f, m: progress(f, desc=m), cancel=CANCEL.start(session_id(request)))
+    names = list(result.results)
+    pipeline = labelled_rows({"photo · inversion · target": [result.face.image, result.reconstruction, result.target]},
+                             tile=128, label_width=250)
+    rows = {**result.before, **{f"after {n}": v for n, v in result.views_after.items()}}
+    preservation = labelled_rows({"before": result.random_before, **{f"after {n}": v for n, v in result.random_after.items()}},
+                                 tile=80, label_width=150)
+    table = gr.Dataframe(value=metrics_table(result.reports), headers=["metric (dlib)", *names])
+    files = [str(out_dir / n) for n in ("generator.safetensors", "config.json", "source_latent.npy", "report.json")]
+    e = result.reports[names[0]]["evaluation"]
+    notes = "; ".join(result.face.notes)
+    done = (f"Done: {names[0]} in {result.reports[names[0]]['train_s']:.1f} s of fine-tuning — ID distance "
+            f"{e['id_source_before_vs_after']} (> 0.6 = forgotten), random faces kept: {e['preservation_same_person_rate']:.0%}."
+            + (f" Note: {notes}." if notes else ""))
+    return pipeline, labelled_rows(rows, tile=80, label_width=150), preservation, table, files, done

@@ -106,6 +106,18 @@ class GeneratorBackend(ABC):
         """Latents (N, *latent_shape) [+ class indices (N,) for conditional back-ends] -> images
         (N, C, H, W) in [-1, 1], differentiable."""
 
+    # Optional richer latent space (GUIDE inverts into it): back-ends that have one set ``w_shape`` and
+    # implement ``to_w(z, pre_activation=False)``, ``project_w(values)`` (onto valid w),
+    # ``synthesize(w, return_features=False, module=None)`` and ``synthesis_parameter_names()``; see dcgan.py.
+    w_shape: ClassVar[Optional[tuple[int, ...]]] = None
+
+    @torch.no_grad()
+    def render_w(self, w: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Like :meth:`render`, from the richer latent space W (back-ends with ``w_shape``)."""
+        if self.w_shape is None:
+            raise ValueError(f"'{self.name}' has no W latent space")
+        return torch.cat([self.synthesize(chunk.to(self.device)).float().cpu() for chunk in w.split(batch_size)])
+
     @torch.no_grad()
     def render(self, latents: torch.Tensor, condition: Optional[torch.Tensor] = None, batch_size: int = 256) -> torch.Tensor:
         """Decode without gradients, in batches, on the module's device; returns CPU images."""
