@@ -1,6 +1,7 @@
 """The back-end protocol: registry, sampling, save/load, wrong checkpoints, and adding a back-end."""
 import json
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -84,5 +85,9 @@ def test_a_new_backend_is_one_class(tmp_path):
 
 
 def test_sample_images_rejects_wrong_width(dcgan):
-    with pytest.raises(ValueError, match=r"\(n, 100\)"):
-        sample_images(dcgan, torch.zeros(2, 8192).numpy())
+    with pytest.raises(ValueError, match=r"\(n, 100 \(z\) or 8192 \(W\)\)"):
+        sample_images(dcgan, torch.zeros(2, 300).numpy())
+    # W latents (the first block's output) are recognised by their width
+    z = dcgan.sample_latents(2, 0)
+    via_w = sample_images(dcgan, dcgan.to_w(z).flatten(1).numpy())
+    assert np.array_equal(via_w, sample_images(dcgan, z.numpy()))
