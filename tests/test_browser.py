@@ -73,11 +73,26 @@ def _open_tab(browser, url, name):
     return page
 
 
-@pytest.mark.parametrize("tab, text", [("Identity", "GUIDE")])
-def test_other_tabs_render(browser, app_url, tab, text):
-    page = _open_tab(browser, app_url, tab)
-    page.get_by_text(text).first.wait_for(timeout=30_000)
-    page.screenshot(path=str(SHOTS / f"{tab.lower()}.png"), full_page=True)
+def test_identity_example_unlearn_and_bad_upload(browser, app_url, tmp_path):
+    page = _open_tab(browser, app_url, "Identity")
+    # a file that is not an image: a message in the status line, not a traceback
+    bad = tmp_path / "holiday.png"
+    bad.write_bytes(b"this is not a picture")
+    page.locator("#id-photo input[type=file]").set_input_files(str(bad))
+    page.wait_for_function("document.querySelector('#id-status')?.innerText?.includes('not an image')", timeout=30_000)
+    page.screenshot(path=str(SHOTS / "identity-bad-upload.png"), full_page=True)
+    page.close()
+    page = _open_tab(browser, app_url, "Identity")
+    page.get_by_text("astronaut (Eileen Collins").first.click()  # one-click example
+    page.wait_for_function("document.querySelector('#id-status')?.innerText?.includes('Face found')", timeout=60_000)
+    page.get_by_text("Settings").first.click()
+    _set_slider(page, "Fine-tuning steps", 30)
+    page.locator("#id-run").click()
+    page.wait_for_function("document.querySelector('#id-status')?.innerText?.includes('Done: GUIDE')", timeout=300_000)
+    page.wait_for_function("document.querySelector('#id-metrics')?.innerText?.includes('ID_others')", timeout=30_000)
+    assert page.locator("#id-views img").count() >= 1 and page.locator("#id-preservation img").count() >= 1
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "identity.png"), full_page=True)
     page.close()
 
 
