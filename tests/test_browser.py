@@ -66,6 +66,11 @@ def browser():
         b.close()
 
 
+def _open_settings(page):
+    """Open the Settings accordion of the tab on screen (every tab has one; the others are hidden)."""
+    page.get_by_text("Settings", exact=True).locator("visible=true").first.click()
+
+
 def _open_tab(browser, url, name):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(url, wait_until="domcontentloaded")
@@ -85,7 +90,7 @@ def test_identity_example_unlearn_and_bad_upload(browser, app_url, tmp_path):
     page = _open_tab(browser, app_url, "Identity")
     page.get_by_text("astronaut (Eileen Collins").first.click()  # one-click example
     page.wait_for_function("document.querySelector('#id-status')?.innerText?.includes('Face found')", timeout=60_000)
-    page.get_by_text("Settings").first.click()
+    _open_settings(page)
     _set_slider(page, "Fine-tuning steps", 30)
     page.locator("#id-run").click()
     page.wait_for_function("document.querySelector('#id-status')?.innerText?.includes('Done: GUIDE')", timeout=300_000)
@@ -115,7 +120,7 @@ def _set_slider(page, label, value):
 
 def test_amnesia_forget_a_digit(browser, app_url):
     page = _open_tab(browser, app_url, "Amnesia")
-    page.get_by_text("Settings").first.click()
+    _open_settings(page)
     _set_slider(page, "Steps", 300)
     page.locator("#sa-run").click()
     page.wait_for_function("document.querySelector('#sa-status')?.innerText?.includes('Done: forgot')", timeout=120_000)
@@ -140,7 +145,7 @@ def test_amnesia_stable_diffusion_path(browser, app_url, tmp_path):
     page.screenshot(path=str(SHOTS / "amnesia-sd-offline.png"), full_page=True)
     # a local pipeline folder runs the whole path (a tiny random-weight pipeline: plumbing, not pictures)
     page.locator("#sa-sd-model textarea").fill(str(tmp_path / "tiny-sd"))
-    page.get_by_text("Settings").first.click()
+    _open_settings(page)
     _set_slider(page, "Steps", 100)
     page.locator("#sa-run").click()
     page.wait_for_function("document.querySelector('#sa-status')?.innerText?.includes('Done')", timeout=240_000)
@@ -182,7 +187,7 @@ def test_features_label_unlearn_and_errors(browser, app_url):
     page.wait_for_function("document.querySelector('#fu-counts').innerText.includes('9 with the feature')", timeout=10_000)
     page.screenshot(path=str(SHOTS / "features-labelled.png"), full_page=True)
 
-    page.get_by_text("Settings").first.click()
+    _open_settings(page)
     _set_slider(page, "Fine-tuning steps", 20)
     page.get_by_role("button", name="Unlearn").click()
     try:
