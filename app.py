@@ -49,4 +49,5 @@ if __name__ == "__main__":
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         theme=THEME,
+        max_file_size="100mb",  # larger uploads get Gradio's own message; methods/face_input.py refuses > 40 MP anyway
     )

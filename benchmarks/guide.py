@@ -57,12 +57,13 @@ def main() -> None:
                  "guide": report["evaluation"], "baseline": {}}
         # the baseline, same inversions, several lengths
         face = align_face(photo)
-        views = other_views(photo)
+        views = other_views(face)
         inverted = invert(backend, np.stack([face.image, *views.values()]))
         other_w = {k: inverted.w[i + 1 : i + 2] for i, k in enumerate(views)}
+        reference = guide.evaluation_reference(backend, inverted.w[:1], face.image, other_w, n_random=N_RANDOM)
         for lr in BASELINE_LRS:
             run = guide.run(replace(guide.GuideConfig(), baseline=True, lr=lr), backend, inverted.w[:1])
-            entry["baseline"][lr] = guide.evaluate(backend, run.generator, inverted.w[:1], face.image, other_w, n_random=N_RANDOM)
+            entry["baseline"][lr] = guide.evaluate(run.generator, reference)
         results[name] = entry
         print(name, json.dumps({k: v for k, v in entry.items() if k != "baseline"}, default=str)[:600], flush=True)
     OUT.mkdir(parents=True, exist_ok=True)

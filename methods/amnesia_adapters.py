@@ -81,33 +81,33 @@ class CVAEAdapter:
         return torch.rand((n, self.backend.image_size ** 2), generator=generator)
 
 
-class DDPMAdapter:
-    """Class-conditional diffusion: the ELBO's stand-in is the noise-prediction loss
-    |eps - eps_theta(x_t, t, c)|^2 at a random t; data are images in [-1, 1] (N, 1, 8, 8).
+class _BufferedDiffusionAdapter:
+    """Shared by the diffusion adapters: the ELBO's stand-in is the noise-prediction loss
+    |eps - eps_theta(x_t, t, c)|^2 at a random t, and the replay / the Fisher's "own samples" come from a
+    buffer of the frozen original's samples, drawn once per concept (sampling inside every step would cost
+    a whole sampler run). Subclasses give ``buffer_size``, ``_draw(c, n)`` and ``_condition(c, device)``."""
 
-    The replay and the Fisher's "own samples" come from a buffer of DDIM samples of the frozen
-    original, drawn once per concept (sampling inside every step would cost 50 UNet passes).
-    """
+    vmappable = False  # the diffusers UNets go through the one-backward-per-sample Fisher
+    buffer_size: int
 
-    vmappable = False  # the diffusers UNet goes through the one-backward-per-sample Fisher
-    buffer_per_class = 128
-
-    def __init__(self, backend: GeneratorBackend, config: Any = None) -> None:
-        from diffusers import DDPMScheduler
-
+    def __init__(self, backend: GeneratorBackend, scheduler: Any) -> None:
         self.backend = backend
-        self.scheduler = DDPMScheduler(num_train_timesteps=1000)
+        self.scheduler = scheduler
         self._buffer: dict[int, torch.Tensor] = {}
+
+    def _draw(self, c: int, n: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _condition(self, c: torch.Tensor, device: torch.device) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
 
     def _own_samples(self, c: int) -> torch.Tensor:
         if c not in self._buffer:
-            g = torch.Generator().manual_seed(7919 + c)
-            z = torch.randn((self.buffer_per_class, *self.backend.latent_shape), generator=g)
-            self._buffer[c] = self.backend.render(z, torch.full((self.buffer_per_class,), c))
+            self._buffer[c] = self._draw(c, self.buffer_size)
         return self._buffer[c]
 
     def sample(self, c, generator):
-        picks = torch.randint(0, self.buffer_per_class, (len(c),), generator=generator)
+        picks = torch.randint(0, self.buffer_size, (len(c),), generator=generator)
         return torch.stack([self._own_samples(int(ci))[int(pi)] for ci, pi in zip(c, picks)])
 
     def condition_input(self, c):
@@ -122,36 +122,55 @@ class DDPMAdapter:
     def loss(self, module, x, c):
         noise = torch.randn_like(x)
         t = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(x),), device=x.device)
-        pred = module(self.scheduler.add_noise(x, noise, t), t, class_labels=c).sample
-        return (pred - noise).pow(2).flatten(1).mean(1).mean()
+        pred = module(self.scheduler.add_noise(x, noise, t), t, **self._condition(c, x.device)).sample
+        return (pred.float() - noise.float()).pow(2).flatten(1).mean(1).mean()
+
+
+class DDPMAdapter(_BufferedDiffusionAdapter):
+    """Class-conditional diffusion on the digits: images in [-1, 1] (N, 1, 8, 8), DDIM samples in the buffer."""
+
+    buffer_per_class = 128
+
+    def __init__(self, backend: GeneratorBackend, config: Any = None) -> None:
+        from diffusers import DDPMScheduler
+
+        super().__init__(backend, DDPMScheduler(num_train_timesteps=1000))
+
+    @property
+    def buffer_size(self) -> int:
+        return self.buffer_per_class
+
+    def _draw(self, c: int, n: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(7919 + c)
+        z = torch.randn((n, *self.backend.latent_shape), generator=g)
+        return self.backend.render(z, torch.full((n,), c))
+
+    def _condition(self, c, device):
+        return {"class_labels": c}
 
     def uniform_noise(self, n, generator):
         return torch.rand((n, 1, 8, 8), generator=generator) * 2 - 1
 
 
-class StableDiffusionAdapter:
-    """Stable Diffusion: the ELBO's stand-in is the noise-prediction loss on VAE latents, conditioned on
-    the CLIP embedding of the concept's prompt. Concepts are the run's prompts: [forget, surrogate?, *replay].
+class StableDiffusionAdapter(_BufferedDiffusionAdapter):
+    """Stable Diffusion: the noise-prediction loss on VAE latents, conditioned on the CLIP embedding of the
+    concept's prompt. Concepts are the run's prompts: [forget, surrogate?, *replay].
 
-    The surrogate's and the replay prompts' images are drawn once from the frozen original into a buffer
+    The surrogate's and the replay prompts' images are drawn once from the frozen original into the buffer
     (as the official code generates its datasets first); ``train_method`` picks the fine-tuned weights:
     ``full`` (the UNet), ``xattn`` (cross-attention only) or ``noxattn`` (all but cross-attention and the
     time embedding), the official code's choices.
     """
 
-    vmappable = False
-
     def __init__(self, backend: GeneratorBackend, config: Any = None) -> None:
         from diffusers import DDPMScheduler
 
-        self.backend = backend
+        super().__init__(backend, DDPMScheduler.from_config(backend.pipeline.scheduler.config))
         self.train_method = getattr(config, "train_method", "full")
-        self.samples_per_concept = int(getattr(config, "samples_per_concept", 8))
-        self.scheduler = DDPMScheduler.from_config(backend.pipeline.scheduler.config)
+        self.buffer_size = int(getattr(config, "samples_per_concept", 8))
         self.fisher_conditions = [i for i in range(len(backend.conditions)) if i != 0]  # the replay set: not the forgotten
-        self.cache_tag = "|".join([self.train_method, *backend.conditions[1:], str(self.samples_per_concept)])
+        self.cache_tag = "|".join([self.train_method, *backend.conditions[1:], str(self.buffer_size)])
         self._embeddings = backend.embed(backend.conditions)
-        self._buffer: dict[int, torch.Tensor] = {}
 
     def trainable_names(self, module: nn.Module) -> list[str]:
         names = [k for k, _ in module.named_parameters()]
@@ -161,32 +180,12 @@ class StableDiffusionAdapter:
             return [k for k in names if "attn2" not in k and "time_emb" not in k]
         return names
 
-    def _own_samples(self, c: int) -> torch.Tensor:
-        if c not in self._buffer:
-            n = self.samples_per_concept
-            noise = self.backend.sample_latents(n, 7919 + c)
-            self._buffer[c] = self.backend.decode(noise, torch.full((n,), c), output_type="latent").float().cpu()
-        return self._buffer[c]
+    def _draw(self, c: int, n: int) -> torch.Tensor:
+        noise = self.backend.sample_latents(n, 7919 + c)
+        return self.backend.decode(noise, torch.full((n,), c), output_type="latent").float().cpu()
 
-    def sample(self, c, generator):
-        picks = torch.randint(0, self.samples_per_concept, (len(c),), generator=generator)
-        return torch.stack([self._own_samples(int(ci))[int(pi)] for ci, pi in zip(c, picks)])
-
-    def condition_input(self, c):
-        return c
-
-    def per_sample_loss(self, params, x, c, noise):  # pragma: no cover - not vmapped (vmappable = False)
-        raise NotImplementedError
-
-    def noise_like(self, n, generator):
-        return torch.zeros(n, 1)
-
-    def loss(self, module, x, c):
-        noise = torch.randn_like(x)
-        t = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(x),), device=x.device)
-        context = self._embeddings[c.cpu()].to(x.device)
-        pred = module(self.scheduler.add_noise(x, noise, t), t, encoder_hidden_states=context).sample
-        return (pred.float() - noise.float()).pow(2).flatten(1).mean(1).mean()
+    def _condition(self, c, device):
+        return {"encoder_hidden_states": self._embeddings[c.cpu()].to(device)}
 
     def uniform_noise(self, n, generator):
         """Uniform-noise images, encoded by the VAE into the space the UNet denoises."""

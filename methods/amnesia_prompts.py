@@ -18,7 +18,7 @@ from pytorch_msssim import ssim
 
 from .backends import GeneratorBackend
 from .runtime import CancelFn, ProgressFn, report_progress, to_uint8, write_json
-from .selective_amnesia import AmnesiaConfig, AmnesiaResult, adapter_for, run
+from .selective_amnesia import AmnesiaConfig, AmnesiaResult, run
 
 
 @dataclass
@@ -50,15 +50,13 @@ def forget_prompt_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, 
                               progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None,
                               n_show: int = 2, shown_replay: int = 2) -> PromptAmnesiaComparison:
     """Forget ``config.forget`` (a prompt) and compare fixed-seed images before/after."""
-    bound = config.bind(backend)
-    config.validate(bound)
     report_progress(progress, 0.0, "forgetting")
     result = run(config, backend, progress=lambda f, m: report_progress(progress, 0.85 * f, m), cancel=cancel)
     after_backend = result.generator
-    bound.to(after_backend.device)
+    adapter = result.adapter  # its buffer already holds the surrogate's samples
+    bound = adapter.backend  # the original, with this run's prompts as concepts
     forget_idx = 0
     surrogate_idx = None if config.surrogate == "noise" else bound.condition_index(config.surrogate)
-    adapter = adapter_for(bound, config)
     fit_before = surrogate_fit(adapter, bound.module, forget_idx, surrogate_idx)
     fit_after = surrogate_fit(adapter, after_backend.module, forget_idx, surrogate_idx)
 

@@ -40,6 +40,7 @@ class AlignedFace:
     probability: float
     faces_found: int
     notes: list[str] = field(default_factory=list)
+    photo: np.ndarray | None = None  # the photo as read (uint8 RGB, at most WORKING_SIDE a side)
 
 
 def load_photo(source: PhotoSource, notes: list[str] | None = None) -> np.ndarray:
@@ -148,18 +149,15 @@ def align_face(source: PhotoSource, size: int = 64) -> AlignedFace:
     height = box[3] - box[1]
     if height < MIN_FACE_PX:
         raise FaceInputError(f"the face is only {height:.0f} px tall; at least {MIN_FACE_PX} px are needed — use a closer or larger photo")
-    return AlignedFace(warp_to_template(photo, landmarks, size), box, landmarks, probability, len(faces), notes)
+    return AlignedFace(warp_to_template(photo, landmarks, size), box, landmarks, probability, len(faces), notes, photo)
 
 
-def other_views(source: PhotoSource, size: int = 64) -> dict[str, np.ndarray]:
-    """Other images of the same person made from one photo, each detected and aligned on its own:
-    mirrored, re-cropped (tighter and looser, off-centre) and re-lit (darker, brighter, side light).
-    Views in which no face is found are left out."""
-    photo = load_photo(source)
-    faces = detect_faces(photo)
-    if not faces:
-        raise FaceInputError("no face found in this image")
-    x0, y0, x1, y1 = faces[0][0]
+def other_views(face: AlignedFace, size: int = 64) -> dict[str, np.ndarray]:
+    """Other images of the same person made from the photo ``face`` was found in, each detected and aligned
+    on its own: mirrored, re-cropped (tighter and looser, off-centre) and re-lit (darker, brighter, side
+    light). Views in which no face is found are left out."""
+    photo = face.photo
+    x0, y0, x1, y1 = face.box
     cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)
     h, w = photo.shape[:2]
 

@@ -54,8 +54,6 @@ def upsample_uint8(images: torch.Tensor, size: int = ANALYSIS_SIZE) -> np.ndarra
 
 def landmarks68(images: torch.Tensor) -> list[np.ndarray | None]:
     """dlib 68-point landmarks of the largest HOG-detected face per image (None: no face)."""
-    import dlib
-
     detector, predictor = _dlib_models()
     out: list[np.ndarray | None] = []
     for im in upsample_uint8(images):

@@ -38,9 +38,9 @@ from .runtime import CancelFn, ProgressFn, check_cancel, make_accelerator, repor
 class GuideConfig:
     """Official weights (λ_L2 1e-2 on EG3D triplanes, λ_per 1, λ_id 0.1, N_a 2, λ_adj 1, N_g 2, λ_global 1,
     α_max = d/2, Adam lr 1e-4 × 1000 steps) rescaled for a 64-px DCGAN on a CPU: λ_L2 applies to the mean
-    squared feature difference; lr 1e-3 × 200 steps; N_g 16 and λ_global 2 — measured on the astronaut and
-    cameraman photos, N_g 2 / λ 1 left random faces at SSIM 0.89, below the 0.9 target, because one small
-    synthesis network (3.5 M parameters) draws every face."""
+    squared feature difference; lr 1e-3 × 200 steps; N_g 16 and λ_global 2, because one small synthesis
+    network (3.5 M parameters) draws every face (``benchmarks/guide_ablations.py`` compares them with the
+    official N_g 2 / λ 1 on random-face SSIM)."""
 
     steps: int = 200
     lr: float = 1e-3
@@ -264,41 +264,65 @@ def run(config: GuideConfig, backend: GeneratorBackend, source_w: torch.Tensor, 
 # ------------------------------------------------------------------------------------------------
 # Evaluation with dlib (independent of every loss above)
 # ------------------------------------------------------------------------------------------------
+@dataclass
+class EvaluationReference:
+    """What every evaluation against one original compares with, computed once (dlib costs ~0.1 s a face):
+    the latents and the original's descriptors of the photo, the source, the other images and random faces."""
+
+    source_w: torch.Tensor
+    photo: np.ndarray  # descriptor (1, 128)
+    source: np.ndarray
+    other_names: list[str]
+    other_w: Optional[torch.Tensor]
+    others: Optional[np.ndarray]
+    random_w: torch.Tensor
+    random_images: torch.Tensor
+    random: np.ndarray
+
+
 @torch.no_grad()
-def evaluate(original: GeneratorBackend, unlearned: GeneratorBackend, source_w: torch.Tensor, photo: np.ndarray,
-             other_w: Optional[dict[str, torch.Tensor]] = None, n_random: int = 100, seed: int = 4321) -> dict[str, Any]:
+def evaluation_reference(original: GeneratorBackend, source_w: torch.Tensor, photo: np.ndarray,
+                         other_w: Optional[dict[str, torch.Tensor]] = None, n_random: int = 100,
+                         seed: int = 4321) -> EvaluationReference:
+    """The original's side of :func:`evaluate`, for one photo (``other_w``: other images' latents)."""
+    from .faces import face_descriptors
+
+    names = list(other_w or {})
+    stacked = torch.cat([other_w[k].reshape(1, *original.w_shape) for k in names]) if names else None
+    random_w = original.to_w(original.sample_latents(n_random, seed).to(original.device))
+    random_images = original.render_w(random_w)
+    return EvaluationReference(
+        source_w=source_w, photo=face_descriptors(photo[None]), source=face_descriptors(original.render_w(source_w)),
+        other_names=names, other_w=stacked, others=face_descriptors(original.render_w(stacked)) if names else None,
+        random_w=random_w, random_images=random_images, random=face_descriptors(random_images))
+
+
+@torch.no_grad()
+def evaluate(unlearned: GeneratorBackend, reference: EvaluationReference) -> dict[str, Any]:
     """ID (source before vs after), ID_others (other images' latents), preservation on random latents."""
     from .faces import SAME_PERSON, face_descriptors, identity_distance
 
-    def images(backend: GeneratorBackend, w: torch.Tensor) -> torch.Tensor:
-        return backend.synthesize(w.to(backend.device)).cpu()
-
-    before, after = images(original, source_w), images(unlearned, source_w)
-    d_photo, d_before, d_after = face_descriptors(photo[None]), face_descriptors(before), face_descriptors(after)
+    after = face_descriptors(unlearned.render_w(reference.source_w))
     out: dict[str, Any] = {
-        "photo_vs_reconstruction": _num(identity_distance(d_photo, d_before)[0]),
-        "id_source_before_vs_after": _num(identity_distance(d_before, d_after)[0]),
-        "photo_vs_unlearned": _num(identity_distance(d_photo, d_after)[0]),
-        "unlearned_source_is_a_face": bool(np.isfinite(d_after).all()),
+        "photo_vs_reconstruction": _num(identity_distance(reference.photo, reference.source)[0]),
+        "id_source_before_vs_after": _num(identity_distance(reference.source, after)[0]),
+        "photo_vs_unlearned": _num(identity_distance(reference.photo, after)[0]),
+        "unlearned_source_is_a_face": bool(np.isfinite(after).all()),
         "same_person_threshold": SAME_PERSON,
     }
-    if other_w:
-        names = list(other_w)
-        stacked = torch.cat([other_w[k].reshape(1, *original.w_shape) for k in names])
-        ob, oa = face_descriptors(images(original, stacked)), face_descriptors(images(unlearned, stacked))
-        dist = identity_distance(ob, oa)
+    if reference.other_names:
+        dist = identity_distance(reference.others, face_descriptors(unlearned.render_w(reference.other_w)))
         found = np.isfinite(dist)
-        out["id_others"] = {k: _num(v) for k, v in zip(names, dist)}
+        out["id_others"] = {k: _num(v) for k, v in zip(reference.other_names, dist)}
         out["id_others_forgotten_rate"] = float((dist[found] > SAME_PERSON).mean()) if found.any() else None
         out["id_others_mean"] = float(dist[found].mean()) if found.any() else None
-    w_random = original.to_w(original.sample_latents(n_random, seed))
-    rb, ra = images(original, w_random), images(unlearned, w_random)
-    dist = identity_distance(face_descriptors(rb), face_descriptors(ra))
+    random_after = unlearned.render_w(reference.random_w)
+    dist = identity_distance(reference.random, face_descriptors(random_after))
     found = np.isfinite(dist)
     out["preservation_same_person_rate"] = float((dist[found] < SAME_PERSON).mean()) if found.any() else None
     out["preservation_faces_compared"] = int(found.sum())
-    out["preservation_ssim"] = float(ssim_per_image(ra, rb).mean())
-    out["n_random"] = n_random
+    out["preservation_ssim"] = float(ssim_per_image(random_after, reference.random_images).mean())
+    out["n_random"] = len(reference.random_w)
     return out
 
 

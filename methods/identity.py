@@ -10,7 +10,7 @@ import numpy as np
 
 from .backends import GeneratorBackend
 from .face_input import AlignedFace, PhotoSource, align_face, other_views
-from .guide import GuideConfig, GuideResult, evaluate, run
+from .guide import GuideConfig, GuideResult, evaluate, evaluation_reference, run
 from .inversion import InversionConfig, invert
 from .runtime import CancelFn, ProgressFn, report_progress, to_uint8, write_json
 
@@ -43,7 +43,7 @@ def unlearn_identity(backend: GeneratorBackend, photo: PhotoSource, config: Guid
     face = align_face(photo)
     views = {"source": face.image}
     views.update({f"photo {i + 1}": align_face(p).image for i, p in enumerate(extra_photos)})
-    views.update(other_views(photo))
+    views.update(other_views(face))
     report_progress(progress, 0.05, f"inverting {len(views)} images into W")
     inverted = invert(backend, np.stack(list(views.values())), inversion,
                       progress=lambda f, m: report_progress(progress, 0.05 + 0.25 * f, m), cancel=cancel)
@@ -52,6 +52,7 @@ def unlearn_identity(backend: GeneratorBackend, photo: PhotoSource, config: Guid
     runs = [("GUIDE", config)] + ([("baseline", replace(config, baseline=True))] if compare_baseline and not config.baseline else [])
     if config.baseline:
         runs = [("baseline", config)]
+    reference = evaluation_reference(backend, source_w, face.image, other_w, n_random=n_random)
     results, reports = {}, {}
     span = 0.6 / len(runs)
     for k, (name, cfg) in enumerate(runs):
@@ -61,7 +62,7 @@ def unlearn_identity(backend: GeneratorBackend, photo: PhotoSource, config: Guid
         report_progress(progress, start + 0.6 * span, f"{name}: measuring with dlib")
         result.report["inversion"] = {"ssim": round(inverted.ssim[0], 4), "seconds": round(inverted.seconds, 1),
                                       "views": list(views)}
-        result.report["evaluation"] = evaluate(backend, result.generator, source_w, face.image, other_w, n_random=n_random)
+        result.report["evaluation"] = evaluate(result.generator, reference)
         result.report["notes"] = face.notes
         results[name], reports[name] = result, result.report
     report_progress(progress, 0.95, "drawing the galleries")

@@ -3,8 +3,8 @@
 w = project(to_w_pre(z) + r): an encoder (trained on the generator's own samples by ``scripts/train_encoder.py``) gives
 z; Adam then refines z and a residual r in W (8192-d for the DCGAN) against MSE + MS-SSIM to the photo.
 The prior keeps w near the generator's manifold: a Gaussian penalty on z and an L2 penalty on r (the part
-of w that no z reaches), and the projection keeps w a valid activation map. Plain optimisation of z alone leaves real photos unrecognisable (dlib distance
-0.63 to the astronaut photo); W reaches 0.30 (astronaut) and 0.21 (cameraman) (< 0.6 = the same person).
+of w that no z reaches), and the projection keeps w a valid activation map. ``space="z"`` optimises z only
+(the ablation in ``benchmarks/guide_ablations.py``, which also measures the residual penalty's effect).
 
 CLI: ``python -m methods.invert --image FACE.jpg --out W.npy`` writes a (1, 8192) float32 array.
 """
@@ -61,6 +61,7 @@ class InversionConfig:
     residual_weight: float = 1.0  # mean r^2: keeps w near to_w(z); 0.1 put other views of a face ~R apart
     prior_weight: float = 1e-3  # mean z^2: a Gaussian prior on z
     msssim_weight: float = 0.5
+    space: str = "w"  # "w": z and the residual; "z": z only (an ablation: see benchmarks/guide_ablations.py)
     seed: int = 0
 
     def validate(self) -> None:
@@ -68,6 +69,8 @@ class InversionConfig:
             raise ValueError("inversion steps must be between 1 and 5000")
         if not 1e-5 <= self.lr <= 1.0:
             raise ValueError("inversion learning rate must be between 1e-5 and 1")
+        if self.space not in ("w", "z"):
+            raise ValueError("inversion space must be 'w' or 'z'")
 
 
 @dataclass
@@ -102,8 +105,8 @@ def invert(backend: GeneratorBackend, images: np.ndarray | torch.Tensor, config:
     with torch.no_grad():
         z0 = load_encoder()(target)
     z = z0.clone().requires_grad_(True)
-    residual = torch.zeros((len(target), *backend.w_shape), requires_grad=True)
-    optimizer = torch.optim.Adam([z, residual], lr=config.lr)
+    residual = torch.zeros((len(target), *backend.w_shape), requires_grad=config.space == "w")
+    optimizer = torch.optim.Adam([z, residual] if config.space == "w" else [z], lr=config.lr)
     for step in range(config.steps):
         check_cancel(cancel)
         out = backend.synthesize(backend.project_w(backend.to_w(z, pre_activation=True) + residual))

@@ -235,6 +235,7 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
 class AmnesiaResult:
     generator: GeneratorBackend
     report: dict[str, Any]
+    adapter: Optional[AmnesiaAdapter] = None  # the original's adapter (its sample buffers, for measuring)
 
 
 def model_kind(model: str) -> str:
@@ -258,8 +259,7 @@ def run(config: AmnesiaConfig, backend: GeneratorBackend, progress: Optional[Pro
     g = seed_everything(config.seed)
     if accelerator.process_index:
         g.manual_seed(config.seed + 7919 * accelerator.process_index)
-    if hasattr(backend, "to"):
-        backend.to(accelerator.device)  # the frozen original samples the replay on the training device
+    backend.to(accelerator.device)  # the frozen original samples the replay on the training device
     original = adapter_for(backend, config)
     started = time.perf_counter()
     fisher = fisher_diagonal(original, config.fisher_samples, seed=config.seed,
@@ -303,8 +303,6 @@ def run(config: AmnesiaConfig, backend: GeneratorBackend, progress: Optional[Pro
         if step % 20 == 0 or step == config.steps - 1:
             report_progress(progress, 0.2 + 0.8 * (step + 1) / config.steps, f"forgetting: step {step + 1}/{config.steps}")
     student.module = accelerator.unwrap_model(student.module)
-    if not getattr(backend, "open_vocabulary", False):
-        student.module = student.module.cpu()
     student.frozen()
     report = {"method": "selective_amnesia", "model": backend.config.get("model", backend.name), "settings": asdict(config),
               "fisher_s": round(fisher_s, 1), "wall_s": round(time.perf_counter() - started, 1), "steps": config.steps,
@@ -312,7 +310,7 @@ def run(config: AmnesiaConfig, backend: GeneratorBackend, progress: Optional[Pro
               "trainable_parameters": int(sum(anchor[k].numel() for k in anchor)),
               "device": str(device), "processes": accelerator.num_processes, **peak_memory(device),
               "final": history[-1] if history else None}
-    return AmnesiaResult(student, report)
+    return AmnesiaResult(student, report, original)
 
 
 def peak_memory(device: torch.device) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from PIL import Image
 from skimage import data
 
 from methods import guide
-from methods.backends import load_generator
 from methods.face_input import align_face, example_photos
 from methods.faces import face_descriptors, identity_distance
 from methods.image_metrics import ssim_per_image

@@ -92,6 +92,11 @@ class GeneratorBackend(ABC):
     def latent_shape(self) -> tuple[int, ...]:
         return (self.latent_dim,)
 
+    def to(self, device: torch.device | str) -> "GeneratorBackend":
+        """Move the module (in place) to ``device``."""
+        self.module.to(device)
+        return self
+
     @property
     def device(self) -> torch.device:
         return next(self.module.parameters()).device

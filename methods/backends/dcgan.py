@@ -36,7 +36,8 @@ class DigiFaceDCGAN(GeneratorBackend):
     # W = the first block's output (ConvTranspose + BatchNorm + ReLU, 512 x 4 x 4 = 8192-d), the analogue of a
     # mapping network's w; the rest of the network is the "synthesis" GUIDE fine-tunes. Measured: the mean
     # of these activations renders an average face, while the mean of the pre-activations (= z = 0)
-    # renders a brown texture — so the average face, UFO targets and neighbours live after the ReLU.
+    # renders a brown texture (benchmarks/guide_ablations.py) — so the average face, UFO targets and
+    # neighbours live after the ReLU.
     w_shape = (512, 4, 4)
     FEATURE_LAYERS = (5, 8)  # ReLU outputs at 8x8 (256 ch) and 16x16 (128 ch): GUIDE's intermediate features
 
