@@ -99,7 +99,8 @@ def unlearn(photo: Optional[str], others: Optional[list[str]], steps: Any, dista
     rows = {**result.before, **{f"after {n}": v for n, v in result.views_after.items()}}
     preservation = labelled_rows({"before": result.random_before, **{f"after {n}": v for n, v in result.random_after.items()}},
                                  tile=80, label_width=150)
-    table = gr.Dataframe(value=metrics_table(result.reports), headers=["metric (dlib)", *names])
+    widths = ["56%"] + [f"{44 // len(names)}%"] * len(names)  # keep the baseline column on screen
+    table = gr.Dataframe(value=metrics_table(result.reports), headers=["metric (dlib)", *names], column_widths=widths)
     files = [str(out_dir / n) for n in ("generator.safetensors", "config.json", "source_latent.npy", "report.json")]
     e = result.reports[names[0]]["evaluation"]
     notes = "; ".join(result.face.notes)
