@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 
+from methods.selective_amnesia.adapters import StableDiffusionAdapter
+from methods.backends.stable_diffusion import StableDiffusionBackend, tiny_pipeline
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from methods.amnesia_adapters import StableDiffusionAdapter  # noqa: E402
-from methods.backends.stable_diffusion import StableDiffusionBackend, tiny_pipeline  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results"
 STEPS = 40

@@ -19,12 +19,11 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from methods.backends import load_generator  # noqa: E402
-from methods.directions import shipped_directions  # noqa: E402
-from methods.directions.sefa import sefa  # noqa: E402
-from methods.runtime import use_all_cores  # noqa: E402
+from methods.backends import load_generator
+from methods.directions import shipped_directions
+from methods.directions.sefa import sefa
+from methods.runtime import use_all_cores
 
 OUT = ROOT / "benchmarks" / "results"
 VOYNOV_COMMAND = [sys.executable, "-m", "methods.directions", "--method", "voynov", "--generator", "digiface-dcgan",

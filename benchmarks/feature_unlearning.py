@@ -24,14 +24,13 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from methods import faces  # noqa: E402
-from methods import feature_unlearning as fu  # noqa: E402
-from methods.adversarial import pgd_probe, train_feature_classifier  # noqa: E402
-from methods.backends import load_generator  # noqa: E402
-from methods.image_metrics import ssim_per_image  # noqa: E402
-from methods.runtime import use_all_cores  # noqa: E402
+from methods.judges import faces
+from methods import feature_unlearning as fu
+from methods.feature_unlearning.probe import pgd_probe, train_feature_classifier
+from methods.backends import load_generator
+from methods.image_metrics import ssim_per_image
+from methods.runtime import use_all_cores
 
 OUT = ROOT / "benchmarks" / "results"
 

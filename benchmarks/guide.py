@@ -10,49 +10,35 @@ dlib's face descriptor, which no loss uses.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from methods import guide
+from methods.backends import load_generator
+from methods.guide.face_input import align_face, example_photos, lfw_photos, other_views
+from methods.guide import unlearn_identity
+from methods.guide.inversion import invert
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from methods import guide  # noqa: E402
-from methods.backends import load_generator  # noqa: E402
-from methods.face_input import align_face, example_photos, other_views  # noqa: E402
-from methods.identity import unlearn_identity  # noqa: E402
-from methods.inversion import invert  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results"
 N_RANDOM = 100
 BASELINE_LRS = (3e-6, 1e-5, 3e-5, 1e-3)  # 1e-3 = GUIDE's
 
 
-def lfw_faces(indices=(0, 1)) -> dict[str, np.ndarray]:
-    """Two faces of scikit-image's LFW subset (25 px, real photos), up-scaled: a hard, low-detail case."""
-    from PIL import Image
-    from skimage import data
-
-    faces = data.lfw_subset()
-    out = {}
-    for i in indices:
-        im = (np.stack([faces[i]] * 3, -1) * 255).astype(np.uint8)
-        out[f"LFW subset #{i} (25 px)"] = np.asarray(Image.fromarray(im).resize((200, 200), Image.BICUBIC))
-    return out
-
-
 def main() -> None:
     backend = load_generator("digiface-dcgan")
     photos = {name: str(path) for name, path in example_photos().items()}
-    photos.update(lfw_faces())
+    photos.update(lfw_photos())
     results = {}
     for name, photo in photos.items():
         started = time.perf_counter()
         comparison = unlearn_identity(backend, photo, guide.GuideConfig(), compare_baseline=False, n_random=N_RANDOM)
         wall = time.perf_counter() - started
-        report = comparison.reports["GUIDE"]
+        report = comparison.report
         entry = {"default_run_s": round(wall, 1), "train_s": report["train_s"], "inversion_ssim": report["inversion"]["ssim"],
                  "guide": report["evaluation"], "baseline": {}}
         # the baseline, same inversions, several lengths

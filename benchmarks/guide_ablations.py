@@ -13,21 +13,20 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from methods.guide.face_input import lfw_photos
+from methods import guide
+from methods.backends import load_generator
+from methods.guide.face_input import align_face, example_photos, other_views
+from methods.judges.faces import face_descriptors, identity_distance
+from methods.guide.inversion import InversionConfig, invert
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from benchmarks.guide import lfw_faces  # noqa: E402
-from methods import guide  # noqa: E402
-from methods.backends import load_generator  # noqa: E402
-from methods.face_input import align_face, example_photos, other_views  # noqa: E402
-from methods.faces import face_descriptors, identity_distance  # noqa: E402
-from methods.inversion import InversionConfig, invert  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results"
 
@@ -80,7 +79,7 @@ def main() -> None:
                                     for n, lam in ((2, 1.0), (16, 2.0))}
         print(name, res["global_term"][name], flush=True)
 
-    name, photo = list(lfw_faces((1,)).items())[0]
+    name, photo = list(lfw_photos((1,)).items())[0]
     face = align_face(photo)
     views = other_views(face)
     res["alpha_max"] = {name: {a: guide_id_others(backend, face, views, InversionConfig(), replace(guide.GuideConfig(), alpha_max=a))

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ["UNLEARNING_STUDIO_CACHE"] = tempfile.mkdtemp()  # count the Fisher's time
 
-from methods import selective_amnesia as sa  # noqa: E402
-from methods.backends import load_generator  # noqa: E402
+from methods import selective_amnesia as sa
+from methods.backends import load_generator
 
 OUT = ROOT / "benchmarks" / "results"
 

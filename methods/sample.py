@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .backends import BackendError, GeneratorBackend, load_generator
+from .backends import BackendError, GeneratorBackend, WSpaceBackend, load_generator
 from .runtime import use_all_cores, to_uint8
 
 
@@ -22,7 +22,7 @@ def sample_images(generator: GeneratorBackend, latents: np.ndarray, condition: O
     D is recognised: the prior's z (e.g. 100) or, for back-ends with a richer space W, its width (e.g. 8192)."""
     latents = np.asarray(latents)
     z_width = int(np.prod(generator.latent_shape))
-    w_width = int(np.prod(generator.w_shape)) if generator.w_shape else None
+    w_width = int(np.prod(generator.w_shape)) if isinstance(generator, WSpaceBackend) else None
     if latents.ndim == 2 and w_width and latents.shape[1] == w_width and not generator.conditions:
         w = torch.as_tensor(latents, dtype=torch.float32).reshape(len(latents), *generator.w_shape)
         return to_uint8(generator.render_w(w))

@@ -18,11 +18,10 @@ import torch
 from safetensors.torch import save_file
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from methods.backends.digits import ConditionalVAE  # noqa: E402
-from methods.digits import ASSETS, DigitsClassifier, load_split  # noqa: E402
-from methods.runtime import seed_everything, use_all_cores  # noqa: E402
+from methods.backends.digits import ConditionalVAE
+from methods.judges.digits import ASSETS, DigitsClassifier, load_split
+from methods.runtime import seed_everything, use_all_cores
 
 
 def train_cvae(x: torch.Tensor, y: torch.Tensor, steps: int, g: torch.Generator) -> ConditionalVAE:

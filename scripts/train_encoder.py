@@ -20,12 +20,12 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
+from methods.backends import load_generator
+from methods.judges.faces import upsample_uint8
+from methods.guide.inversion import FaceEncoder
+from methods.runtime import use_all_cores
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from methods.backends import load_generator  # noqa: E402
-from methods.faces import upsample_uint8  # noqa: E402
-from methods.inversion import FaceEncoder  # noqa: E402
-from methods.runtime import use_all_cores  # noqa: E402
 
 OUT = ROOT / "assets" / "identity"
 

@@ -8,12 +8,11 @@ from typing import Any
 
 import gradio as gr
 
-from methods import amnesia_prompts
 from methods import selective_amnesia as sa
 from methods.backends import BackendError, load_generator
 from methods.backends.stable_diffusion import DEFAULT_MODEL
-from methods.runtime import gpu_available
-from spaces.common import CancelFlags, clamp_number, labelled_rows, new_run_dir, session_id, user_errors
+from methods.runtime import RunResult, gpu_available
+from spaces.common import TrainingSlot, config_slider, labelled_rows, result_table, user_errors
 
 SD = "stable-diffusion"
 MODELS = {"digits cVAE (offline, trained here on scikit-learn's digits)": "digits-cvae",
@@ -22,7 +21,8 @@ MODELS = {"digits cVAE (offline, trained here on scikit-learn's digits)": "digit
 CPU_PARAMETER_LIMIT = 50_000_000  # a real SD UNet (860 M) is refused on a CPU; small local pipelines run
 CLASSES = [str(i) for i in range(10)]
 SURROGATES = ["uniform noise"] + CLASSES
-CANCEL = CancelFlags()
+SLOT = TrainingSlot("amnesia")
+Config = sa.AmnesiaConfig
 
 INTRO = """
 ### Amnesia — forget one concept, keep the rest (Selective Amnesia, Heng & Soh, NeurIPS 2023)
@@ -47,13 +47,13 @@ def build() -> None:
                 forget_prompt = gr.Textbox("Brad Pitt", label="Prompt to forget", elem_id="sa-forget-prompt")
                 surrogate_prompt = gr.Textbox("a middle-aged man", label="Surrogate prompt", elem_id="sa-surrogate-prompt")
                 replay = gr.Textbox("\n".join(sa.SD_REPLAY_PROMPTS), lines=4, label="Replay prompts — concepts to keep, one per line")
-                train_method = gr.Radio(["full", "xattn", "noxattn"], value="full", label="Fine-tuned weights (train_method)",
+                train_method = gr.Radio(list(sa.TRAIN_METHODS), value=Config.default("train_method"), label="Fine-tuned weights (train_method)",
                                         info="xattn: cross-attention only (cheapest)")
             with gr.Accordion("Settings", open=False):
-                lmbda = gr.Slider(0, 1000, 100, step=10, label="λ — EWC (Fisher) weight")
-                gamma = gr.Slider(0, 10, 1, step=0.1, label="γ — replay weight")
-                steps = gr.Slider(100, 20000, 10000, step=100, label="Steps", info="defaults: cVAE 10k (official), DDPM 1500 (CPU budget)")
-                seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                lmbda = config_slider(Config, "lmbda", "λ — EWC (Fisher) weight")
+                gamma = config_slider(Config, "gamma", "γ — replay weight")
+                steps = config_slider(Config, "steps", "Steps", info="defaults: cVAE 10k (official), DDPM 1500 (CPU budget)")
+                seed = gr.Number(Config.default("seed"), label="Seed", precision=0, minimum=0)
             with gr.Row():
                 run_btn = gr.Button("Forget", variant="primary", elem_id="sa-run")
                 stop_btn = gr.Button("Cancel", variant="stop")
@@ -71,23 +71,17 @@ def build() -> None:
             downloads = gr.File(label="Downloads: the forgotten model and its report", file_count="multiple",
                                 interactive=False)
     model.change(model_defaults, [model], [lmbda, steps, forget, surrogate, sd_box])
-    run_evt = run_btn.click(forget_concept, [model, forget, surrogate, lmbda, gamma, steps, seed, sd_model, forget_prompt,
-                                             surrogate_prompt, replay, train_method],
-                            [before, after, metrics, downloads, status], concurrency_limit=1, concurrency_id="training")
-    stop_btn.click(cancel, None, [status], cancels=[run_evt], queue=False)
+    SLOT.wire(run_btn, stop_btn, forget_concept,
+              [model, forget, surrogate, lmbda, gamma, steps, seed, sd_model, forget_prompt, surrogate_prompt, replay, train_method],
+              [before, after, metrics, downloads, status], status)
 
 
 def model_defaults(model: str):
     """Show the chosen model's default λ and steps, and its concept inputs (classes or prompts)."""
-    config = sa.AmnesiaConfig.for_model(MODELS.get(model, ""))
+    config = Config.for_model(MODELS.get(model, ""))
     prompts = MODELS.get(model) == SD
     return (gr.Slider(value=config.lmbda), gr.Slider(value=config.steps), gr.Dropdown(visible=not prompts),
             gr.Dropdown(visible=not prompts), gr.Group(visible=prompts))
-
-
-def cancel(request: gr.Request) -> str:
-    CANCEL.cancel(session_id(request))
-    return "Cancelling…"
 
 
 @user_errors(status=4, n_outputs=5)
@@ -97,55 +91,47 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
     """Forget one concept; show samples of every concept before/after, the metrics and downloads."""
     if model not in MODELS:
         raise ValueError(f"unknown model '{model}'")
-    settings = dict(lmbda=clamp_number(lmbda, 0, 1e6, "λ"), gamma=clamp_number(gamma, 0, 100, "γ"),
-                    steps=int(clamp_number(steps, 1, 100_000, "Steps", integer=True)),
-                    seed=int(clamp_number(seed, 0, 2**31 - 1, "Seed", integer=True)))
-    out_dir = new_run_dir("amnesia")
-    track = dict(out_dir=out_dir, progress=lambda f, m: progress(f, desc=m), cancel=CANCEL.start(session_id(request)))
+    settings = Config.from_inputs(lmbda=lmbda, gamma=gamma, steps=steps, seed=seed)  # checked here, once
+    settings = {k: getattr(settings, k) for k in ("lmbda", "gamma", "steps", "seed")}
     if MODELS[model] == SD:
-        return _forget_prompt(sd_model, forget_prompt, surrogate_prompt, replay, train_method, settings, track)
-    backend = load_generator(MODELS[model])
-    config = sa.AmnesiaConfig.for_model(MODELS[model], forget=str(forget),
-                                        surrogate="noise" if surrogate == "uniform noise" else str(surrogate), **settings)
-    comparison = sa.forget_and_compare(backend, config, **track)
-    rows = [[name, _fmt(b), _fmt(a)] for name, b, a in comparison.metrics]
-    files = [str(out_dir / n) for n in ("generator.safetensors", "config.json", "report.json")]
-    done = f"Done: forgot '{config.forget}' → {surrogate} in {comparison.result.report['wall_s']:.1f} s."
-    mark = lambda grid: {(f"{k} forgotten" if k == config.forget else k): v for k, v in grid.items()}  # noqa: E731
-    table = gr.Dataframe(value=rows, headers=["metric (digits classifier)", "before", "after"])
-    return (labelled_rows(mark(comparison.before), tile=36, label_width=110),
-            labelled_rows(mark(comparison.after), tile=36, label_width=110), table, files, done)
+        return _forget_prompt(sd_model, forget_prompt, surrogate_prompt, replay, train_method, settings,
+                              SLOT.start(request, progress))
+    config = Config.for_model(MODELS[model], forget=str(forget), surrogate="noise" if surrogate == "uniform noise" else str(surrogate),
+                              **settings)
+    result = sa.forget(load_generator(MODELS[model]), config, **SLOT.start(request, progress).kwargs())
+    done = f"Done: forgot '{config.forget}' → {surrogate} in {result.report['wall_s']:.1f} s."
+    mark = {k: (f"{k} forgotten" if k == config.forget else k) for k in result.galleries["before"]}
+    return (*_grids(result, mark, tile=36, label_width=110), result_table(result, "metric (digits classifier)"),
+            [str(f) for f in result.files], done)
 
 
 def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, replay: str, train_method: str,
-                   settings: dict[str, Any], track: dict[str, Any]):
+                   settings: dict[str, Any], ctx: Any):
     """The Stable Diffusion path: prompts instead of classes, a saved diffusers pipeline as the result."""
     sd_model = (sd_model or "").strip()
     if not sd_model:
         raise ValueError("give a Stable Diffusion model id (e.g. CompVis/stable-diffusion-v1-4) or a local folder")
     backend = load_generator(sd_model)
-    if not getattr(backend, "open_vocabulary", False):
+    if not backend.open_vocabulary:
         raise BackendError(f"'{sd_model}' is not a Stable Diffusion pipeline")
     parameters = sum(p.numel() for p in backend.module.parameters())
     if parameters > CPU_PARAMETER_LIMIT and not gpu_available():
         raise BackendError(f"this UNet has {parameters / 1e6:.0f} M parameters: fine-tuning it needs a GPU, and this "
                            "machine has none. Run the command in the README's Stable Diffusion recipe on a GPU machine.")
-    config = sa.AmnesiaConfig.for_model(
+    config = Config.for_model(
         sd_model, forget=(forget_prompt or "").strip(), surrogate=(surrogate_prompt or "").strip() or "noise",
         replay_prompts=tuple(p.strip() for p in (replay or "").splitlines() if p.strip()), train_method=train_method,
         **settings)
-    comparison = amnesia_prompts.forget_prompt_and_compare(backend, config, **track)
-    rows = [[name, _fmt(b), _fmt(a)] for name, b, a in comparison.metrics]
-    out_dir = track["out_dir"]
-    files = [str(out_dir / "report.json"), str(out_dir / "unlearning_studio.json")] + sorted(
-        str(f) for f in (out_dir / "unet").glob("*") if f.is_file())
-    done = (f"Done: '{config.forget}' → '{config.surrogate}' in {comparison.result.report['wall_s']:.1f} s. "
-            f"The whole pipeline is saved on the server ({out_dir.name}); the UNet files are below.")
-    short = lambda grid: {(k if len(k) <= 18 else k[:17] + "…"): v for k, v in grid.items()}  # noqa: E731
-    table = gr.Dataframe(value=rows, headers=["metric (no classifier offline: change and cost)", "before", "after"])
-    return (labelled_rows(short(comparison.before), tile=96, label_width=190),
-            labelled_rows(short(comparison.after), tile=96, label_width=190), table, files, done)
+    result = sa.forget(backend, config, **ctx.kwargs())
+    done = (f"Done: '{config.forget}' → '{config.surrogate}' in {result.report['wall_s']:.1f} s. "
+            f"The whole pipeline is saved on the server ({ctx.out_dir.name}); the UNet files are below.")
+    short = {k: (k if len(k) <= 18 else k[:17] + "…") for k in result.galleries["before"]}
+    return (*_grids(result, short, tile=96, label_width=190),
+            result_table(result, "metric (no classifier offline: change and cost)"),
+            [str(f) for f in result.files], done)
 
 
-def _fmt(x: Any) -> str:
-    return f"{x:.3f}" if isinstance(x, float) else str(x)
+def _grids(result: RunResult, labels: dict[str, str], tile: int, label_width: int):
+    """The before and after galleries, rows relabelled."""
+    return tuple(labelled_rows({labels[k]: v for k, v in result.galleries[key].items()}, tile=tile, label_width=label_width)
+                 for key in ("before", "after"))

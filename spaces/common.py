@@ -1,4 +1,5 @@
-"""What every tab shares: error messages instead of tracebacks, cancellation, run folders, pictures."""
+"""What every tab shares: error messages instead of tracebacks, the training slot (run/cancel wiring, run
+folders, progress), sliders read from the configs' bounds, pictures and tables of a RunResult."""
 from __future__ import annotations
 
 import base64
@@ -10,6 +11,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import gradio as gr
@@ -17,7 +19,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from methods.backends import BackendError
-from methods.runtime import Cancelled
+from methods.runtime import Cancelled, RunResult, ui_bounds
+from methods.runtime.config import coerce_number
 
 log = logging.getLogger("unlearning_studio")
 RUNS_ROOT = Path(tempfile.gettempdir()) / "unlearning-studio-runs"
@@ -128,18 +131,74 @@ def labelled_rows(rows: dict[str, np.ndarray], tile: int = 112, label_width: int
 
 def clamp_number(value: Any, low: float, high: float, name: str, integer: bool = False) -> float:
     """Validate a numeric UI input (Gradio may pass None, NaN, or text from the API)."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number")
-    if not np.isfinite(x) or x < low or x > high:
-        raise ValueError(f"{name} must be between {low:g} and {high:g} (got {value})")
-    if integer:
-        if x != int(x):
-            raise ValueError(f"{name} must be a whole number")
-        return int(x)
-    return x
+    return coerce_number(value, low, high, name, integer)
 
 
-def coming_soon(title: str, what: str, issue: str) -> None:
-    gr.Markdown(f"### {title}\n{what}\n\n*Coming soon* — tracked in {issue}.")
+def config_slider(config_cls: type, name: str, label: str, **kwargs: Any) -> gr.Slider:
+    """A slider whose range, step and default are the config field's (declared once, in the config)."""
+    low, high, step = ui_bounds(config_cls, name)
+    return gr.Slider(low, high, config_cls.default(name), step=step, label=label, **kwargs)
+
+
+def result_table(result: RunResult, first_header: str, **kwargs: Any) -> gr.Dataframe:
+    """A RunResult's metric rows as a table: the metric, then one column per ``result.columns``."""
+    return gr.Dataframe(value=result.table(format_value), headers=[first_header, *result.columns], **kwargs)
+
+
+def format_value(x: Any) -> str:
+    return f"{x:.3f}" if isinstance(x, float) else ("—" if x is None else str(x))
+
+
+# ------------------------------------------------------------------------------------------------
+# The training slot: one per process, shared by every tab's long run
+# ------------------------------------------------------------------------------------------------
+class _GradioProgress:
+    """Our ``progress(fraction, message)`` onto Gradio's ``progress(fraction, desc=...)``."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+
+    def __call__(self, fraction: float, message: str) -> None:
+        self.progress(fraction, desc=message)
+
+
+@dataclass
+class RunContext:
+    """One run of a tab: where it writes (created on first use, so a refused request leaves no folder), its
+    progress bar and its session's cancel flag. ``methods`` entry points take ``**ctx.kwargs()``."""
+
+    kind: str
+    progress: Callable[[float, str], None]
+    cancel: Callable[[], bool]
+    _out_dir: Optional[Path] = field(default=None, repr=False)
+
+    @property
+    def out_dir(self) -> Path:
+        if self._out_dir is None:
+            self._out_dir = new_run_dir(self.kind)
+        return self._out_dir
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"out_dir": self.out_dir, "progress": self.progress, "cancel": self.cancel}
+
+
+class TrainingSlot:
+    """A tab's long run: the Run button queues on the process's one training slot, Cancel stops only this
+    browser session's run, and :meth:`start` gives the handler its :class:`RunContext`."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.flags = CancelFlags()
+
+    def wire(self, run_button: gr.Button, cancel_button: gr.Button, fn: Callable, inputs: list, outputs: list,
+             status: gr.Markdown) -> Any:
+        event = run_button.click(fn, inputs, outputs, concurrency_limit=1, concurrency_id="training")
+        cancel_button.click(self.cancel, None, [status], cancels=[event], queue=False)
+        return event
+
+    def cancel(self, request: gr.Request) -> str:
+        self.flags.cancel(session_id(request))
+        return "Cancelling…"
+
+    def start(self, request: Optional[gr.Request], progress: Any) -> RunContext:
+        return RunContext(self.kind, _GradioProgress(progress), self.flags.start(session_id(request)))

@@ -12,13 +12,15 @@ import gradio as gr
 
 from methods import feature_unlearning as fu
 from methods.backends import DEFAULT_FACE_GENERATOR, GeneratorBackend, load_generator, load_weights_into
-from methods.labels import LabelSet
+from methods.feature_unlearning.labels import LabelSet
 from methods.sample import sample_images
-from spaces.common import CancelFlags, clamp_number, data_uri, labelled_rows, new_run_dir, session_id, user_errors
+from spaces.common import (TrainingSlot, clamp_number, config_slider, data_uri, labelled_rows, result_table,
+                           user_errors)
 
 PAGE_SIZE = 64
 MAX_SEED = 2**31 - 1
-CANCEL = CancelFlags()
+SLOT = TrainingSlot("features")
+Config = fu.FeatureUnlearningConfig
 
 INTRO = """
 ### Features — make the generator forget a visual feature
@@ -92,13 +94,13 @@ def build() -> dict[str, Any]:
             counts = gr.Markdown(_counts_text(None, first_page["value"]), elem_id="fu-counts")
         with gr.Column(scale=2):
             with gr.Accordion("Settings", open=False):
-                steps = gr.Slider(10, 2000, 300, step=10, label="Fine-tuning steps")
-                batch = gr.Slider(4, 128, 32, step=4, label="Batch size")
-                lr = gr.Number(1e-4, label="Learning rate (Adam)")
-                alpha = gr.Slider(0.1, 10, 1.0, step=0.1, label="α — weight of the unlearning terms")
-                thr = gr.Radio(list(fu.THRESHOLDS), value="mean", label="Threshold t",
+                steps = config_slider(Config, "steps", "Fine-tuning steps")
+                batch = config_slider(Config, "batch_size", "Batch size")
+                lr = gr.Number(Config.default("lr"), label="Learning rate (Adam)")
+                alpha = config_slider(Config, "alpha", "α — weight of the unlearning terms")
+                thr = gr.Radio(list(fu.THRESHOLDS), value=Config.default("threshold"), label="Threshold t",
                                info="mean projection of all labels (the paper) or midpoint of the two class means")
-                run_seed = gr.Number(0, label="Run seed", precision=0, minimum=0, maximum=MAX_SEED)
+                run_seed = gr.Number(Config.default("seed"), label="Run seed", precision=0, minimum=0, maximum=MAX_SEED)
                 probe = gr.Checkbox(True, label="Adversarial probe (PGD on z tries to bring the feature back)")
                 base_file = gr.File(label="Start from an unlearned generator.safetensors (optional)",
                                     file_types=[".safetensors"], type="filepath")
@@ -116,7 +118,7 @@ def build() -> dict[str, Any]:
     without_img = gr.Image(type="pil", interactive=False, elem_id="fu-without", show_label=False)
     metrics = gr.Dataframe(headers=["metric", "original generator", "unlearned generator", "latent shift (no training)"],
                            label="Metrics (held-out latents)", interactive=False, wrap=True, elem_id="fu-metrics")
-    downloads = gr.File(label="Downloads: generator.safetensors, report.json, direction.safetensors",
+    downloads = gr.File(label="Downloads: the unlearned generator (generator.safetensors + config.json), direction.safetensors, report.json, losses.json",
                         file_count="multiple", interactive=False)
 
     # --------------------------------------------------------------------------------------------
@@ -127,12 +129,9 @@ def build() -> dict[str, Any]:
     more_btn.click(next_page, [grid, labels], [grid, labels, counts, seed], show_progress="hidden")
     save_btn.click(save_labels, [grid, labels], [labels_out])
     labels_in.upload(load_labels, [labels_in], [grid, labels, counts, seed])
-    run_evt = run_btn.click(
-        unlearn, [grid, labels, steps, batch, lr, alpha, thr, run_seed, probe, base_file, sent_direction, use_direction],
-        [with_img, without_img, metrics, downloads, status],
-        concurrency_limit=1, concurrency_id="training",
-    )
-    stop_btn.click(cancel, None, [status], cancels=[run_evt], queue=False)
+    SLOT.wire(run_btn, stop_btn, unlearn,
+              [grid, labels, steps, batch, lr, alpha, thr, run_seed, probe, base_file, sent_direction, use_direction],
+              [with_img, without_img, metrics, downloads, status], status)
     return {"direction_state": sent_direction, "banner": banner, "use_direction": use_direction}
 
 
@@ -210,29 +209,17 @@ def load_labels(path: Optional[str]):
     return _show(min(labels.pages), labels)
 
 
-def cancel(request: gr.Request) -> str:
-    CANCEL.cancel(session_id(request))
-    return "Cancelling…"
-
-
 @user_errors(status=4, n_outputs=5)
 def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, base_file, sent_direction=None,
             use_direction=False, request: gr.Request = None, progress=gr.Progress()):
     """Fine-tune on this session's labels (or a sent direction); show before/after, baseline, metrics, downloads."""
     labels = _labels(state, grid_value)
-    config = fu.FeatureUnlearningConfig(
-        steps=int(clamp_number(steps, 1, 5000, "Steps", integer=True)),
-        batch_size=int(clamp_number(batch, 2, 256, "Batch size", integer=True)),
-        lr=clamp_number(lr, 1e-7, 1e-1, "Learning rate"),
-        alpha=clamp_number(alpha, 1e-3, 1000, "α"),
-        threshold=thr if thr in fu.THRESHOLDS else "",
-        seed=int(clamp_number(run_seed, 0, MAX_SEED, "Run seed", integer=True)),
-    )
-    config.validate()
+    config = Config.from_inputs(steps=steps, batch_size=batch, lr=lr, alpha=alpha, seed=run_seed,
+                                threshold=thr if thr in fu.THRESHOLDS else "")
     generator = load_generator(DEFAULT_FACE_GENERATOR)
     direction = None
     if use_direction and sent_direction:
-        direction = fu.direction_from_latent_direction(generator, sent_direction["vector"])
+        direction = fu.FeatureDirection.from_vector(generator, sent_direction["vector"])
         pos = neg = None
         source = f"the sent {sent_direction['name']}"
     else:
@@ -244,17 +231,9 @@ def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, ba
         source = f"{len(pos)} faces with the feature and {len(neg)} without"
     if base_file:
         generator = load_weights_into(generator, Path(base_file))
-    out_dir = new_run_dir("features")
-    comparison = fu.unlearn_from_labels(
-        generator, pos, neg, config, probe=bool(probe), out_dir=out_dir,
-        progress=lambda f, msg: progress(f, desc=msg), cancel=CANCEL.start(session_id(request)), direction=direction,
-    )
-    rows = [[name, _fmt(o), _fmt(a), _fmt(b)] for name, o, a, b in comparison.metrics]
-    files = [str(out_dir / "generator.safetensors"), str(out_dir / "report.json"), str(out_dir / fu.DIRECTION_FILE)]
-    done = f"Done: {config.steps} steps in {comparison.result.report['train_seconds']:.1f} s on {source}."
-    return (labelled_rows(comparison.rows_with_feature), labelled_rows(comparison.rows_without_feature),
-            rows, files, done)
-
-
-def _fmt(x: Any) -> str:
-    return f"{x:.3f}" if isinstance(x, float) else ("—" if x is None else str(x))
+    result = fu.unlearn_from_labels(generator, pos, neg, config, probe=bool(probe), direction=direction,
+                                    **SLOT.start(request, progress).kwargs())
+    table = result_table(result, "metric")
+    done = f"Done: {config.steps} steps in {result.report['train_seconds']:.1f} s on {source}."
+    return (labelled_rows(result.galleries["with the feature"]), labelled_rows(result.galleries["without the feature"]),
+            table, [str(f) for f in result.files], done)

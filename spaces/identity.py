@@ -10,11 +10,11 @@ import gradio as gr
 
 from methods import guide
 from methods.backends import DEFAULT_FACE_GENERATOR, load_generator
-from methods.face_input import align_face, example_photos
-from methods.identity import metrics_table, unlearn_identity
-from spaces.common import CancelFlags, clamp_number, labelled_rows, new_run_dir, session_id, user_errors
+from methods.guide.face_input import align_face, example_photos
+from spaces.common import TrainingSlot, config_slider, labelled_rows, result_table, user_errors
 
-CANCEL = CancelFlags()
+SLOT = TrainingSlot("identity")
+Config = guide.GuideConfig
 EXAMPLES = example_photos()
 
 INTRO = """
@@ -39,11 +39,11 @@ def build() -> None:
             others = gr.File(label="More photos of the same person (optional: they count in ID_others)", file_count="multiple",
                              file_types=["image"], type="filepath")
             with gr.Accordion("Settings", open=False):
-                steps = gr.Slider(10, 2000, guide.GuideConfig.steps, step=10, label="Fine-tuning steps")
-                distance = gr.Slider(0, 3, guide.GuideConfig.d, step=0.1, label="UFO distance d",
-                                     info="in units of a typical face's distance from the average face")
+                steps = config_slider(Config, "steps", "Fine-tuning steps")
+                distance = config_slider(Config, "d", "UFO distance d",
+                                         info="in units of a typical face's distance from the average face")
                 with_baseline = gr.Checkbox(True, label="Also run the paper's baseline (target = average face)")
-                seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                seed = gr.Number(Config.default("seed"), label="Seed", precision=0, minimum=0)
             with gr.Row():
                 run_btn = gr.Button("Unlearn this person", variant="primary", elem_id="id-run")
                 stop_btn = gr.Button("Cancel", variant="stop")
@@ -59,10 +59,8 @@ def build() -> None:
             downloads = gr.File(label="Downloads: the unlearned generator (GUIDE) and its report", file_count="multiple",
                                 interactive=False)
     photo.change(preview_face, [photo], [preview, status])
-    run_evt = run_btn.click(unlearn, [photo, others, steps, distance, with_baseline, seed],
-                            [pipeline, views, preservation, metrics, downloads, status],
-                            concurrency_limit=1, concurrency_id="training")
-    stop_btn.click(cancel, None, [status], cancels=[run_evt], queue=False)
+    SLOT.wire(run_btn, stop_btn, unlearn, [photo, others, steps, distance, with_baseline, seed],
+              [pipeline, views, preservation, metrics, downloads, status], status)
 
 
 @user_errors(status=1, n_outputs=2)
@@ -76,35 +74,24 @@ def preview_face(photo: Optional[str]):
             f"Face found (MTCNN {face.probability:.2f})." + (f" Note: {notes}." if notes else ""))
 
 
-def cancel(request: gr.Request) -> str:
-    CANCEL.cancel(session_id(request))
-    return "Cancelling…"
-
-
 @user_errors(status=5, n_outputs=6)
 def unlearn(photo: Optional[str], others: Optional[list[str]], steps: Any, distance: Any, with_baseline: bool, seed: Any,
             request: gr.Request = None, progress=gr.Progress()):
     """Run GUIDE (and the baseline) on the photo; show the galleries, the metrics and downloads."""
     if not photo:
         raise ValueError("upload a photo of one person first (or click an example)")
-    config = guide.GuideConfig(steps=int(clamp_number(steps, 1, 20_000, "Steps", integer=True)),
-                               d=clamp_number(distance, 0, 10, "d"), seed=int(clamp_number(seed, 0, 2**31 - 1, "Seed", integer=True)))
-    out_dir = new_run_dir("identity")
-    result = unlearn_identity(load_generator(DEFAULT_FACE_GENERATOR), photo, config, extra_photos=others or [],
-                              compare_baseline=bool(with_baseline), out_dir=out_dir, n_random=48,
-                              progress=lambda f, m: progress(f, desc=m), cancel=CANCEL.start(session_id(request)))
-    names = list(result.results)
-    pipeline = labelled_rows({"photo · inversion · target": [result.face.image, result.reconstruction, result.target]},
-                             tile=128, label_width=250)
-    rows = {**result.before, **{f"after {n}": v for n, v in result.views_after.items()}}
-    preservation = labelled_rows({"before": result.random_before, **{f"after {n}": v for n, v in result.random_after.items()}},
-                                 tile=80, label_width=150)
+    config = Config.from_inputs(steps=steps, d=distance, seed=seed)
+    result = guide.unlearn_identity(load_generator(DEFAULT_FACE_GENERATOR), photo, config, extra_photos=others or [],
+                                    compare_baseline=bool(with_baseline), n_random=48, **SLOT.start(request, progress).kwargs())
+    names = result.columns
     widths = ["56%"] + [f"{44 // len(names)}%"] * len(names)  # keep the baseline column on screen
-    table = gr.Dataframe(value=metrics_table(result.reports), headers=["metric (dlib)", *names], column_widths=widths)
-    files = [str(out_dir / n) for n in ("generator.safetensors", "config.json", "source_latent.npy", "report.json")]
-    e = result.reports[names[0]]["evaluation"]
-    notes = "; ".join(result.face.notes)
-    done = (f"Done: {names[0]} in {result.reports[names[0]]['train_s']:.1f} s of fine-tuning — ID distance "
+    table = result_table(result, "metric (dlib)", column_widths=widths)
+    e, face = result.report["evaluation"], result.details["face"]
+    notes = "; ".join(face.notes)
+    done = (f"Done: {names[0]} in {result.report['train_s']:.1f} s of fine-tuning — ID distance "
             f"{e['id_source_before_vs_after']} (> 0.6 = forgotten), random faces kept: {e['preservation_same_person_rate']:.0%}."
             + (f" Note: {notes}." if notes else ""))
-    return pipeline, labelled_rows(rows, tile=80, label_width=150), preservation, table, files, done
+    g = result.galleries
+    return (labelled_rows(g["photo · inversion · target"], tile=128, label_width=250),
+            labelled_rows(g["the person's images"], tile=80, label_width=150),
+            labelled_rows(g["random faces"], tile=80, label_width=150), table, [str(f) for f in result.files], done)

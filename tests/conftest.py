@@ -23,7 +23,7 @@ def dcgan():
 @pytest.fixture(scope="session")
 def mouth_labels(dcgan):
     """A real labelling of a real feature: open mouths by dlib landmarks on 640 DCGAN samples."""
-    from methods.faces import MOUTH_OPEN_THRESHOLD, mouth_opening
+    from methods.judges.faces import MOUTH_OPEN_THRESHOLD, mouth_opening
 
     pool = dcgan.sample_latents(640, seed=4242)
     opening = mouth_opening(dcgan.render(pool))

@@ -1,7 +1,9 @@
-"""Generator back-ends. Add one: a module with a ``@register``-ed class, and an import here."""
+"""Generator back-ends. Add one: a module with a ``@register``-ed subclass of :class:`GeneratorBackend`
+(or :class:`WSpaceBackend`, for a generator with a W space), and an import here."""
 from .base import (
     BackendError,
     GeneratorBackend,
+    WSpaceBackend,
     load_generator,
     load_weights_into,
     register,
@@ -15,6 +17,7 @@ __all__ = [
     "BackendError",
     "DEFAULT_FACE_GENERATOR",
     "GeneratorBackend",
+    "WSpaceBackend",
     "load_generator",
     "load_weights_into",
     "register",

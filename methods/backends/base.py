@@ -52,6 +52,9 @@ class GeneratorBackend(ABC):
     latent_dim: ClassVar[int]
     image_size: ClassVar[int]
     conditions: ClassVar[Optional[list[str]]] = None
+    # Declared capabilities (methods read these, never probe with getattr):
+    open_vocabulary: ClassVar[bool] = False  # concepts are free-text prompts (see with_conditions), not a fixed list
+    w_shape: ClassVar[Optional[tuple[int, ...]]] = None  # set by WSpaceBackend subclasses
 
     def __init__(self, module: nn.Module, config: Optional[dict[str, Any]] = None) -> None:
         self.module = module
@@ -111,17 +114,26 @@ class GeneratorBackend(ABC):
         """Latents (N, *latent_shape) [+ class indices (N,) for conditional back-ends] -> images
         (N, C, H, W) in [-1, 1], differentiable."""
 
-    # Optional richer latent space (GUIDE inverts into it): back-ends that have one set ``w_shape`` and
-    # implement ``to_w(z, pre_activation=False)``, ``project_w(values)`` (onto valid w),
-    # ``synthesize(w, return_features=False, module=None)`` and ``synthesis_parameter_names()``; see dcgan.py.
-    w_shape: ClassVar[Optional[tuple[int, ...]]] = None
+    def with_conditions(self, prompts: list[str], **config: Any) -> "GeneratorBackend":
+        """The same generator with ``prompts`` as its concepts (``open_vocabulary`` back-ends only)."""
+        raise ValueError(f"'{self.name}' has a fixed set of concepts; it does not take prompts")
 
-    @torch.no_grad()
-    def render_w(self, w: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-        """Like :meth:`render`, from the richer latent space W (back-ends with ``w_shape``)."""
-        if self.w_shape is None:
-            raise ValueError(f"'{self.name}' has no W latent space")
-        return torch.cat([self.synthesize(chunk.to(self.device)).float().cpu() for chunk in w.split(batch_size)])
+    def first_layer_matrix(self) -> torch.Tensor:
+        """The first layer as a matrix A (out_features, latent_dim) acting on the latent (SeFa's input).
+
+        For the DCGAN's ConvTranspose2d(100, 512, 4) on a 1x1 input the output is sum_i z_i W[i], so
+        A = W.reshape(100, 512*4*4).T. Back-ends with another first layer override this.
+        """
+        for module in self.module.modules():
+            if isinstance(module, nn.ConvTranspose2d):
+                return module.weight.detach().reshape(module.weight.shape[0], -1).T
+            if isinstance(module, nn.Linear):
+                return module.weight.detach()
+        raise ValueError(f"'{self.name}' has no linear first layer for SeFa")
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute activations in the backward pass to save memory (back-ends whose module can override);
+        a no-op elsewhere."""
 
     @torch.no_grad()
     def render(self, latents: torch.Tensor, condition: Optional[torch.Tensor] = None, batch_size: int = 256) -> torch.Tensor:
@@ -141,15 +153,15 @@ class GeneratorBackend(ABC):
         raise ValueError(f"'{condition}' is not a concept of '{self.name}' (known: {', '.join(self.conditions)})")
 
     # --- persistence --------------------------------------------------------------------
-    def save(self, directory: Path, provenance: Optional[dict[str, Any]] = None) -> Path:
-        """Write ``generator.safetensors`` and ``config.json`` (back-end, arguments, provenance)."""
+    def save(self, directory: Path, provenance: Optional[dict[str, Any]] = None) -> list[Path]:
+        """Write ``generator.safetensors`` and ``config.json`` (back-end, arguments, provenance); return both paths."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous().cpu() for k, v in self.module.state_dict().items()}
         save_file(state, str(directory / WEIGHTS_FILE), metadata={"backend": self.name})
         cfg = {"backend": self.name, "config": self.config, "provenance": provenance or {}}
         (directory / CONFIG_FILE).write_text(json.dumps(cfg, indent=2, default=str) + "\n")
-        return directory / WEIGHTS_FILE
+        return [directory / WEIGHTS_FILE, directory / CONFIG_FILE]
 
     @classmethod
     def from_directory(cls, directory: Path) -> "GeneratorBackend":
@@ -163,6 +175,34 @@ class GeneratorBackend(ABC):
                 f"{directory}: the weights do not fit the '{cls.name}' architecture ({exc.__class__.__name__})"
             ) from exc
         return cls(module, cfg.get("config", {})).frozen()
+
+
+class WSpaceBackend(GeneratorBackend):
+    """A generator with a richer intermediate latent space W (the analogue of StyleGAN's w): z -> W is a fixed
+    map, W -> image the "synthesis" network. GUIDE inverts photos into W and fine-tunes the synthesis only."""
+
+    w_shape: ClassVar[tuple[int, ...]]
+
+    @abstractmethod
+    def to_w(self, latents: torch.Tensor, pre_activation: bool = False) -> torch.Tensor:
+        """z (N, latent_dim) -> w (N, *w_shape); ``pre_activation``: before projecting onto valid w (inversion)."""
+
+    @abstractmethod
+    def project_w(self, values: torch.Tensor) -> torch.Tensor:
+        """Any values of W's shape -> the nearest valid w."""
+
+    @abstractmethod
+    def synthesize(self, w: torch.Tensor, return_features: bool = False, module: Optional[nn.Module] = None) -> Any:
+        """w -> images in [-1, 1] [and intermediate features], through ``module`` (default: own)."""
+
+    @abstractmethod
+    def synthesis_parameter_names(self) -> list[str]:
+        """The parameters after W: what a W-space method fine-tunes."""
+
+    @torch.no_grad()
+    def render_w(self, w: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Like :meth:`render`, from W."""
+        return torch.cat([self.synthesize(chunk.to(self.device)).float().cpu() for chunk in w.split(batch_size)])
 
 
 def load_generator(name_or_dir: str | Path) -> GeneratorBackend:

@@ -11,11 +11,11 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from .base import GeneratorBackend, register
+from .base import WSpaceBackend, register
 
 
 @register("digiface-dcgan")
-class DigiFaceDCGAN(GeneratorBackend):
+class DigiFaceDCGAN(WSpaceBackend):
     latent_dim = 100
     image_size = 64
 

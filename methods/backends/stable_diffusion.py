@@ -120,6 +120,9 @@ class StableDiffusionBackend(GeneratorBackend):
         pipeline.set_progress_bar_config(disable=True)
         return type(self)(clone, self.config, pipeline, self.conditions)
 
+    def enable_gradient_checkpointing(self) -> None:
+        self.module.enable_gradient_checkpointing()
+
     def to(self, device: torch.device | str) -> "StableDiffusionBackend":
         self.pipeline.to(device)
         return self
@@ -163,15 +166,16 @@ class StableDiffusionBackend(GeneratorBackend):
         return latents * vae.config.scaling_factor
 
     # --- persistence --------------------------------------------------------------------
-    def save(self, directory: Path, provenance: Optional[dict[str, Any]] = None) -> Path:
-        """A complete diffusers pipeline (safetensors) with this UNet, plus the suite's provenance file."""
+    def save(self, directory: Path, provenance: Optional[dict[str, Any]] = None) -> list[Path]:
+        """A complete diffusers pipeline (safetensors) with this UNet, plus the suite's provenance file.
+        Returns the files a person downloads: the provenance file and the UNet's (the rest is the base model's)."""
         directory = Path(directory)
         pipeline = type(self.pipeline)(**{**self.pipeline.components, "unet": self.module})
         pipeline.save_pretrained(directory, safe_serialization=True)
         record = {"backend": self.name, "config": {k: v for k, v in self.config.items() if k != "model"},
                   "base_model": self.config.get("model"), "provenance": provenance or {}}
         (directory / PROVENANCE_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n")
-        return directory / "unet"
+        return [directory / PROVENANCE_FILE] + sorted(f for f in (directory / "unet").glob("*") if f.is_file())
 
 
 # ------------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from typing import Any, Optional
 import torch
 
 from ..backends import BackendError, DEFAULT_FACE_GENERATOR, GeneratorBackend, load_generator
-from ..runtime import ProgressFn, CancelFn, use_all_cores
+from ..runtime import CancelFn, ProgressFn, subrange, use_all_cores
+from ..runtime.cli import tqdm_progress
 from . import save_directions
 from .describe import describe_directions
 from .sefa import sefa
@@ -39,11 +40,10 @@ def discover(method: str, backend: GeneratorBackend, k: Optional[int], steps: in
         directions, eigenvalues = sefa(backend, k)
         report.update(k=len(directions), eigenvalues=eigenvalues.tolist(), wall_s=round(time.perf_counter() - started, 4))
     elif method == "voynov":
-        config = VoynovConfig(k=k or VoynovConfig.k, steps=steps, seed=seed)
-        half = (lambda f, m: progress(f / 2, m)) if progress else None
-        result = train_voynov(config, backend, progress=half, cancel=cancel)
-        second = (lambda f, m: progress(0.5 + f / 2, "random-A baseline: " + m)) if progress else None
-        baseline = train_voynov(replace(config, train_matrix=False), backend, progress=second, cancel=cancel)
+        config = VoynovConfig(k=k or VoynovConfig.default("k"), steps=steps, seed=seed)
+        result = train_voynov(config, backend, progress=subrange(progress, 0, 0.5), cancel=cancel)
+        baseline = train_voynov(replace(config, train_matrix=False), backend,
+                                progress=subrange(progress, 0.5, 1.0, "random-A baseline: "), cancel=cancel)
         directions = result.matrix.directions().detach()
         directions = directions[rank_by_effect(backend, directions, seed=seed)]
         report.update(
@@ -67,7 +67,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--generator", default=DEFAULT_FACE_GENERATOR)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--k", type=int, default=None, help="number of directions (sefa: all by default; voynov: 32)")
-    p.add_argument("--steps", type=int, default=VoynovConfig.steps, help="voynov training steps")
+    p.add_argument("--steps", type=int, default=VoynovConfig.default("steps"), help="voynov training steps")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--describe", type=int, default=10, help="describe the top N directions (0: skip)")
     args = p.parse_args(argv)
@@ -76,14 +76,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         backend = load_generator(args.generator)
         if args.k is not None and not 1 <= args.k <= backend.latent_dim:
             raise ValueError(f"--k must be between 1 and {backend.latent_dim}")
-        from tqdm import tqdm
-
-        with tqdm(total=100, desc=args.method, unit="%") as bar:
-            def progress(fraction: float, message: str) -> None:
-                bar.n = round(100 * fraction)
-                bar.set_postfix_str(message)
-                bar.refresh()
-
+        with tqdm_progress(100, args.method, "%") as progress:
             directions, report = discover(args.method, backend, args.k, args.steps, args.seed, args.describe, progress)
         report["command"] = "python -m methods.directions " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
         save_directions(args.out, directions, report)

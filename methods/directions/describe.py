@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..backends import GeneratorBackend
-from .. import faces
+from ..judges import faces
 
 # (name, unit of the effect, words for + and - changes)
 STATISTICS = {

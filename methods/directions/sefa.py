@@ -6,26 +6,9 @@ import torch
 from ..backends import GeneratorBackend
 
 
-def first_layer_matrix(backend: GeneratorBackend) -> torch.Tensor:
-    """The first layer as a matrix A (out_features, latent_dim) acting on the latent.
-
-    For the DCGAN's ConvTranspose2d(100, 512, 4) on a 1x1 input the output is sum_i z_i W[i], so
-    A = W.reshape(100, 512*4*4).T. Back-ends with another first layer provide ``first_layer_matrix``.
-    """
-    custom = getattr(backend, "first_layer_matrix", None)
-    if callable(custom):
-        return custom()
-    for module in backend.module.modules():
-        if isinstance(module, torch.nn.ConvTranspose2d):
-            return module.weight.detach().reshape(module.weight.shape[0], -1).T
-        if isinstance(module, torch.nn.Linear):
-            return module.weight.detach()
-    raise ValueError(f"'{backend.name}' has no linear first layer for SeFa")
-
-
 def sefa(backend: GeneratorBackend, k: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k eigenvectors of A^T A (rows, unit length) and their eigenvalues, largest first."""
-    a = first_layer_matrix(backend).double()
+    a = backend.first_layer_matrix().double()
     eigenvalues, eigenvectors = torch.linalg.eigh(a.T @ a)
     order = torch.argsort(eigenvalues, descending=True)
     k = k or len(order)

@@ -15,38 +15,36 @@ from torch import nn
 
 from ..backends import GeneratorBackend
 from ..runtime import CancelFn, ProgressFn, check_cancel, make_accelerator, report_progress, seed_everything, use_all_cores
+from ..runtime.config import BoundedConfig, bounded, choice
 from .matrix import VARIANTS, DirectionMatrix
 from .reconstructor import Reconstructor
 
 
 @dataclass
-class VoynovConfig:
+class VoynovConfig(BoundedConfig):
     """Official defaults where they fit a CPU; the departures are explained in the README."""
 
-    k: int = 32
-    steps: int = 1500
-    batch_size: int = 32
+    k: int = bounded(32, 1, 100_000, "K")
+    steps: int = bounded(1500, 1, 200_000, "Steps")
+    batch_size: int = bounded(32, 2, 512, "Batch size")
     lr_matrix: float = 1e-3  # official 1e-4 for 1e5 GPU steps; 10x for a budget of ~1e3 CPU steps
     lr_reconstructor: float = 1e-3
-    epsilon_min: float = 0.5
-    epsilon_max: float = 6.0
+    epsilon_min: float = bounded(0.5, 0, 50, "ε_min")
+    epsilon_max: float = bounded(6.0, 0, 50, "ε_max")
     shift_weight: float = 0.25  # lambda, official
-    variant: str = "orthonormal"
+    variant: str = choice("orthonormal", VARIANTS, "Variant")
     train_matrix: bool = True  # False: the random-A baseline (A fixed, R trained alone)
-    seed: int = 0
+    seed: int = bounded(0, 0, 2**31 - 1, "Seed")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.epsilon_min < self.epsilon_max:
+            raise ValueError("need 0 <= eps_min < eps_max <= 50")
 
     def validate(self, latent_dim: int) -> None:
-        checks = [
-            (1 <= self.k <= latent_dim, f"K must be between 1 and {latent_dim}"),
-            (1 <= self.steps <= 200_000, "steps must be between 1 and 200000"),
-            (2 <= self.batch_size <= 512, "batch size must be between 2 and 512"),
-            (0 <= self.epsilon_min < self.epsilon_max <= 50, "need 0 <= eps_min < eps_max <= 50"),
-            (self.variant in VARIANTS, f"variant must be one of {VARIANTS}"),
-            (0 <= self.seed < 2**31, "seed must be in [0, 2^31)"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        """The check that needs the generator: K at most its latent dimension."""
+        if not 1 <= self.k <= latent_dim:
+            raise ValueError(f"K must be between 1 and {latent_dim}")
 
 
 def sample_shifts(n: int, k: int, eps_min: float, eps_max: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,1 +1,0 @@
-"""Benchmark scripts (run them as files; see each docstring)."""

@@ -1,0 +1,32 @@
+"""GUIDE's settings, with their bounds declared once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..runtime.config import BoundedConfig, bounded, choice
+
+PERCEPTUAL = ("auto", "lpips", "msssim")
+
+
+@dataclass
+class GuideConfig(BoundedConfig):
+    """Official weights (λ_L2 1e-2 on EG3D triplanes, λ_per 1, λ_id 0.1, N_a 2, λ_adj 1, N_g 2, λ_global 1,
+    α_max = d/2, Adam lr 1e-4 × 1000 steps) rescaled for a 64-px DCGAN on a CPU: λ_L2 applies to the mean
+    squared feature difference; lr 1e-3 × 200 steps; N_g 16 and λ_global 2, because one small synthesis
+    network (3.5 M parameters) draws every face (``benchmarks/guide_ablations.py`` compares them with the
+    official N_g 2 / λ 1 on random-face SSIM)."""
+
+    steps: int = bounded(200, 1, 20_000, "Steps", ui=(10, 2000, 10))
+    lr: float = bounded(1e-3, 1e-6, 0.1, "Learning rate")
+    d: float = bounded(1.0, 0, 10, "d (UFO distance)", ui=(0, 3, 0.1))  # in units of R (median ‖w − w̄‖)
+    alpha_max: float = bounded(0.5, 0, 10, "α_max")  # same units; official 15 with d = 30
+    n_adjacent: int = bounded(2, 0, 64, "N_a")
+    n_global: int = bounded(16, 0, 64, "N_g")
+    lambda_l2: float = bounded(1.0, 0, 1000, "λ_L2")
+    lambda_per: float = bounded(1.0, 0, 1000, "λ_per")
+    lambda_id: float = bounded(0.1, 0, 1000, "λ_id")
+    lambda_adj: float = bounded(1.0, 0, 1000, "λ_adj")
+    lambda_global: float = bounded(2.0, 0, 1000, "λ_global")
+    perceptual: str = choice("auto", PERCEPTUAL, "Perceptual loss")  # auto: LPIPS if available, else MS-SSIM
+    baseline: bool = False
+    seed: int = bounded(0, 0, 2**31 - 1, "Seed")

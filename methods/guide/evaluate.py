@@ -1,0 +1,75 @@
+"""GUIDE's evaluation with dlib's face descriptor, which no loss uses or imitates: is the person forgotten
+(ID, ID_others), and is everyone else still themselves (preservation)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from ..backends import WSpaceBackend
+from ..image_metrics import ssim_per_image
+from ..judges.faces import SAME_PERSON, face_descriptors, identity_distance
+
+
+@dataclass
+class EvaluationReference:
+    """What every evaluation against one original compares with, computed once (dlib costs ~0.1 s a face):
+    the latents and the original's descriptors of the photo, the source, the other images and random faces."""
+
+    source_w: torch.Tensor
+    photo: np.ndarray  # descriptor (1, 128)
+    source: np.ndarray
+    other_names: list[str]
+    other_w: Optional[torch.Tensor]
+    others: Optional[np.ndarray]
+    random_w: torch.Tensor
+    random_images: torch.Tensor
+    random: np.ndarray
+
+
+@torch.no_grad()
+def evaluation_reference(original: WSpaceBackend, source_w: torch.Tensor, photo: np.ndarray,
+                         other_w: Optional[dict[str, torch.Tensor]] = None, n_random: int = 100,
+                         seed: int = 4321) -> EvaluationReference:
+    """The original's side of :func:`evaluate`, for one photo (``other_w``: other images' latents)."""
+    names = list(other_w or {})
+    stacked = torch.cat([other_w[k].reshape(1, *original.w_shape) for k in names]) if names else None
+    random_w = original.to_w(original.sample_latents(n_random, seed).to(original.device))
+    random_images = original.render_w(random_w)
+    return EvaluationReference(
+        source_w=source_w, photo=face_descriptors(photo[None]), source=face_descriptors(original.render_w(source_w)),
+        other_names=names, other_w=stacked, others=face_descriptors(original.render_w(stacked)) if names else None,
+        random_w=random_w, random_images=random_images, random=face_descriptors(random_images))
+
+
+@torch.no_grad()
+def evaluate(unlearned: WSpaceBackend, reference: EvaluationReference) -> dict[str, Any]:
+    """ID (source before vs after), ID_others (other images' latents), preservation on random latents."""
+    after = face_descriptors(unlearned.render_w(reference.source_w))
+    out: dict[str, Any] = {
+        "photo_vs_reconstruction": _num(identity_distance(reference.photo, reference.source)[0]),
+        "id_source_before_vs_after": _num(identity_distance(reference.source, after)[0]),
+        "photo_vs_unlearned": _num(identity_distance(reference.photo, after)[0]),
+        "unlearned_source_is_a_face": bool(np.isfinite(after).all()),
+        "same_person_threshold": SAME_PERSON,
+    }
+    if reference.other_names:
+        dist = identity_distance(reference.others, face_descriptors(unlearned.render_w(reference.other_w)))
+        found = np.isfinite(dist)
+        out["id_others"] = {k: _num(v) for k, v in zip(reference.other_names, dist)}
+        out["id_others_forgotten_rate"] = float((dist[found] > SAME_PERSON).mean()) if found.any() else None
+        out["id_others_mean"] = float(dist[found].mean()) if found.any() else None
+    random_after = unlearned.render_w(reference.random_w)
+    dist = identity_distance(reference.random, face_descriptors(random_after))
+    found = np.isfinite(dist)
+    out["preservation_same_person_rate"] = float((dist[found] < SAME_PERSON).mean()) if found.any() else None
+    out["preservation_faces_compared"] = int(found.sum())
+    out["preservation_ssim"] = float(ssim_per_image(random_after, reference.random_images).mean())
+    out["n_random"] = len(reference.random_w)
+    return out
+
+
+def _num(x: float) -> Optional[float]:
+    return None if not np.isfinite(x) else round(float(x), 4)

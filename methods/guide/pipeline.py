@@ -1,0 +1,109 @@
+"""Identity unlearning end to end, for the tab and the CLI: photo -> aligned face -> other views -> W
+inversion -> GUIDE (and the baseline, for comparison) -> dlib evaluation -> galleries -> saved generator."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from ..backends import WSpaceBackend
+from ..runtime import CancelFn, MetricRow, ProgressFn, RunResult, report_progress, save_run, subrange, to_uint8
+from .config import GuideConfig
+from .evaluate import evaluate, evaluation_reference
+from .face_input import PhotoSource, align_face, other_views
+from .inversion import InversionConfig, invert
+from .train import GuideResult, run
+
+GALLERY_SEED = 2024
+INVERSION_SHARE, TRAINING_SHARE = 0.25, 0.6  # of the progress bar, after 5% for alignment
+
+
+def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideConfig,
+                     extra_photos: Sequence[PhotoSource] = (), compare_baseline: bool = True, out_dir: Optional[Path] = None,
+                     n_random: int = 48, n_show: int = 8, inversion: Optional[InversionConfig] = None,
+                     progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None) -> RunResult:
+    """Run GUIDE (``config``; plus the baseline when ``compare_baseline``) on one photo and measure it.
+
+    ID_others uses ``extra_photos`` when given, and always the photo's other views (mirrored, re-cropped,
+    re-lit), each aligned and inverted on its own. Writes the first method's result into ``out_dir``.
+    Galleries: "photo · inversion · target", "the person's images" (the views before/after), "random faces";
+    ``details``: the aligned face, the views, every method's GuideResult and report.
+    """
+    report_progress(progress, 0.0, "finding and aligning the face")
+    face = align_face(photo)
+    views = {"source": face.image}
+    views.update({f"photo {i + 1}": align_face(p).image for i, p in enumerate(extra_photos)})
+    views.update(other_views(face))
+    report_progress(progress, 0.05, f"inverting {len(views)} images into W")
+    inverted = invert(backend, np.stack(list(views.values())), inversion,
+                      progress=subrange(progress, 0.05, 0.05 + INVERSION_SHARE), cancel=cancel)
+    source_w = inverted.w[:1]
+    other_w = {name: inverted.w[i : i + 1] for i, name in enumerate(views) if name != "source"}
+    runs = [("GUIDE", config)] + ([("baseline", replace(config, baseline=True))] if compare_baseline and not config.baseline else [])
+    if config.baseline:
+        runs = [("baseline", config)]
+    reference = evaluation_reference(backend, source_w, face.image, other_w, n_random=n_random)
+    results: dict[str, GuideResult] = {}
+    span = TRAINING_SHARE / len(runs)
+    for k, (name, cfg) in enumerate(runs):
+        start = 0.05 + INVERSION_SHARE + k * span
+        result = run(cfg, backend, source_w, progress=subrange(progress, start, start + 0.6 * span, f"{name}: "), cancel=cancel)
+        report_progress(progress, start + 0.6 * span, f"{name}: measuring with dlib")
+        result.report["inversion"] = {"ssim": round(inverted.ssim[0], 4), "seconds": round(inverted.seconds, 1),
+                                      "views": list(views)}
+        result.report["evaluation"] = evaluate(result.generator, reference)
+        result.report["notes"] = face.notes
+        results[name] = result
+    report_progress(progress, 0.95, "drawing the galleries")
+    first = next(iter(results.values()))
+    random_w = backend.to_w(backend.sample_latents(n_show, GALLERY_SEED))
+    galleries = {
+        "photo · inversion · target": {"photo · inversion · target": np.stack(
+            [face.image, to_uint8(backend.render_w(source_w))[0], to_uint8(backend.render_w(first.target_w))[0]])},
+        "the person's images": {"photo": np.stack(list(views.values())), "before": to_uint8(backend.render_w(inverted.w)),
+                                **{f"after {n}": to_uint8(r.generator.render_w(inverted.w)) for n, r in results.items()}},
+        "random faces": {"before": to_uint8(backend.render_w(random_w)),
+                         **{f"after {n}": to_uint8(r.generator.render_w(random_w)) for n, r in results.items()}},
+    }
+    reports = {name: r.report for name, r in results.items()}
+    files = save_result(first, Path(out_dir)) if out_dir is not None else []
+    report_progress(progress, 1.0, "done")
+    return RunResult("guide", first.generator, list(results), metric_rows(reports), galleries, first.report, files,
+                     details={"face": face, "views": views, "inversion_ssim": inverted.ssim[0], "results": results,
+                              "reports": reports})
+
+
+def save_result(result: GuideResult, out_dir: Path) -> list[Path]:
+    """generator.safetensors + config.json, source_latent.npy (1, D) and report.json."""
+    return save_run(out_dir, result.generator, result.report,
+                    arrays={"source_latent.npy": result.source_w.flatten(1).numpy().astype(np.float32)})
+
+
+def metric_rows(reports: dict[str, dict[str, Any]]) -> list[MetricRow]:
+    """The dlib metrics of each method (one value per method), formatted for the table."""
+    def row(label: str, key: str, fmt: str = "{:.3f}", expert: str = "") -> MetricRow:
+        values = []
+        for report in reports.values():
+            v = report["evaluation"].get(key)
+            values.append("—" if v is None else fmt.format(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v))
+        return MetricRow(label, tuple(values), expert)
+
+    first = next(iter(reports.values()))
+    each = lambda fn: tuple(fn(r) for r in reports.values())  # noqa: E731
+    return [
+        row("dlib distance photo ↔ inversion G_s(w_u) (< 0.6 = same person)", "photo_vs_reconstruction"),
+        row("ID: dlib distance G_s(w_u) ↔ G_u(w_u) (> 0.6 = forgotten)", "id_source_before_vs_after", expert="ID"),
+        row("dlib distance photo ↔ G_u(w_u)", "photo_vs_unlearned"),
+        row("G_u(w_u) is still a face (detected)", "unlearned_source_is_a_face", "{}"),
+        row("ID_others: share of other images forgotten (> 0.6)", "id_others_forgotten_rate", "{:.0%}", expert="ID_others"),
+        row("ID_others: mean dlib distance before ↔ after", "id_others_mean", expert="ID_others"),
+        row(f"preservation: random faces still the same person ({first['evaluation']['n_random']} latents)",
+            "preservation_same_person_rate", "{:.0%}"),
+        row("preservation: mean SSIM on random latents", "preservation_ssim"),
+        MetricRow("fine-tuning time (s)", each(lambda r: f"{r['train_s']:.1f}")),
+        MetricRow("perceptual loss", each(lambda r: r["perceptual_loss"])),
+        MetricRow("identity loss", each(lambda r: r["identity_loss"].split(" (")[0]
+                                        + (" (no weights here)" if "not available" in r["identity_loss"] else ""))),
+    ]

@@ -1,0 +1,19 @@
+"""What every method shares and none owns: device and seeding, progress and cancel, the training set-up,
+the run contract (:class:`RunResult` + :func:`save_run`) and config bounds.
+
+Files: ``device.py`` (accelerate, threads, seeds, memory), ``progress.py`` (progress, sub-ranges, cancel),
+``training.py`` (trainable copy + Adam + ``accelerator.prepare``), ``results.py`` (the run contract, saving,
+JSON), ``config.py`` (fields with bounds declared once, read by the UI).
+"""
+from .config import BoundedConfig, bounded, ui_bounds
+from .device import gpu_available, make_accelerator, peak_memory, seed_everything, use_all_cores
+from .progress import CancelFn, Cancelled, ProgressFn, check_cancel, report_progress, report_step, subrange
+from .results import MetricRow, RunResult, save_run, to_jsonable, to_uint8, write_json
+from .training import TrainingSetup, prepare_training
+
+__all__ = [
+    "BoundedConfig", "CancelFn", "Cancelled", "MetricRow", "ProgressFn", "RunResult", "TrainingSetup", "bounded",
+    "check_cancel", "gpu_available", "make_accelerator", "peak_memory", "prepare_training", "report_progress",
+    "report_step", "save_run", "seed_everything", "subrange", "to_jsonable", "to_uint8", "ui_bounds",
+    "use_all_cores", "write_json",
+]

@@ -1,0 +1,113 @@
+"""Config fields that declare their bounds once: the method checks them when a config is made, the CLI
+inherits them, and the UI reads them for its sliders and checks visitors' input against them.
+
+    steps: int = bounded(300, 1, 20_000, "Steps", ui=(10, 2000, 10))
+
+``bounds`` are what the method accepts (the CLI, a trusted user); ``ui`` is the part of that range a public
+Space offers, with the slider step. A config is checked once, in ``__post_init__``: an invalid one cannot exist.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, Optional
+
+
+def bounded(default: Any, low: float, high: float, label: str, *, ui: Optional[tuple[float, float, float]] = None,
+            exclusive_low: bool = False) -> Any:
+    """A numeric dataclass field within [low, high] (``(low, high]`` with ``exclusive_low``); ``ui``:
+    (min, max, step) of the public slider, within the bounds."""
+    return field(default=default, metadata={"bounds": (low, high), "label": label, "ui": ui,
+                                            "exclusive_low": exclusive_low})
+
+
+def choice(default: str, choices: tuple[str, ...], label: str) -> Any:
+    """A text field that must be one of ``choices``."""
+    return field(default=default, metadata={"choices": tuple(choices), "label": label})
+
+
+def ui_bounds(config_cls: type, name: str) -> tuple[float, float, float]:
+    """(min, max, step) of the public control for field ``name`` (the bounds when no ``ui`` range is set)."""
+    meta = _meta(config_cls, name)
+    if meta.get("ui"):
+        return meta["ui"]
+    low, high = meta["bounds"]
+    return low, high, 1 if isinstance(_default(config_cls, name), int) else 0
+
+
+@dataclass
+class BoundedConfig:
+    """Base of the methods' configs: every :func:`bounded` / :func:`choice` field is checked at construction."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            _check(f.metadata, getattr(self, f.name))
+
+    @classmethod
+    def default(cls, name: str) -> Any:
+        return _default(cls, name)
+
+    @classmethod
+    def label(cls, name: str) -> str:
+        return _meta(cls, name)["label"]
+
+    @classmethod
+    def from_inputs(cls, public: bool = True, **values: Any) -> "BoundedConfig":
+        """A config from untrusted input (UI widgets or API calls: text, None, NaN): each value is coerced to
+        the field's type and checked against the public ``ui`` range when ``public``, else the bounds."""
+        coerced = {}
+        for name, value in values.items():
+            meta = _meta(cls, name)
+            if "bounds" in meta:
+                low, high = (ui_bounds(cls, name)[:2] if public else meta["bounds"])
+                coerced[name] = coerce_number(value, low, high, meta["label"], isinstance(_default(cls, name), int)
+                                              and not isinstance(_default(cls, name), bool))
+            else:
+                coerced[name] = value
+        return cls(**coerced)
+
+
+def coerce_number(value: Any, low: float, high: float, label: str, integer: bool = False) -> float | int:
+    """A number from untrusted input within [low, high], or ValueError with a plain message."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{label} must be a number") from None
+    if not math.isfinite(x) or x < low or x > high:
+        raise ValueError(f"{label} must be between {_num(low)} and {_num(high)} (got {value})")
+    if integer:
+        if x != int(x):
+            raise ValueError(f"{label} must be a whole number")
+        return int(x)
+    return x
+
+
+def _check(meta: Any, value: Any) -> None:
+    if "bounds" in meta:
+        low, high = meta["bounds"]
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ok = ok and (low < value if meta["exclusive_low"] else low <= value) and value <= high
+        if not ok:
+            side = f"in ({_num(low)}, {_num(high)}]" if meta["exclusive_low"] else f"between {_num(low)} and {_num(high)}"
+            raise ValueError(f"{meta['label']} must be {side}")
+    if "choices" in meta and value not in meta["choices"]:
+        raise ValueError(f"{meta['label']} must be one of {', '.join(meta['choices'])}")
+
+
+def _num(x: float) -> str:
+    """A bound as people write it: 2147483647, not 2.14748e+09; 1e-07 stays short."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+def _meta(config_cls: type, name: str) -> Any:
+    for f in fields(config_cls):
+        if f.name == name:
+            return f.metadata
+    raise KeyError(f"{config_cls.__name__} has no field '{name}'")
+
+
+def _default(config_cls: type, name: str) -> Any:
+    for f in fields(config_cls):
+        if f.name == name:
+            return f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+    raise KeyError(name)

@@ -1,0 +1,101 @@
+"""The run contract: what every method's tab-facing entry point returns, and the one function that saves it.
+
+A tab shows a :class:`RunResult` the same way whatever the method: its galleries (before/after image rows), its
+metric rows (plain names, the experts' name beside), the files written, and the report. A new method returns one;
+a shared capability (an attack, a preset) adds to one.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:  # the back-ends import runtime, not the other way round
+    from ..backends import GeneratorBackend
+
+REPORT_FILE = "report.json"
+
+
+@dataclass
+class MetricRow:
+    """One line of a result's metric table: ``values`` has one entry per column of :attr:`RunResult.columns`."""
+
+    name: str  # plain words, what a visitor reads
+    values: tuple[Any, ...]
+    expert: str = ""  # the papers' name for it, for the glossary or a tooltip
+
+
+@dataclass
+class RunResult:
+    """A finished run as a person looks at it (see the module docstring)."""
+
+    method: str
+    generator: "GeneratorBackend"  # the unlearned generator, frozen
+    columns: list[str]  # the metric table's value columns, e.g. ["before", "after"]
+    metrics: list[MetricRow]
+    galleries: dict[str, dict[str, np.ndarray]]  # gallery -> row label -> uint8 images (n, H, W, C)
+    report: dict[str, Any]
+    files: list[Path] = field(default_factory=list)  # what save_run wrote (the downloads)
+    details: dict[str, Any] = field(default_factory=dict)  # method-specific extras (e.g. the aligned photo)
+
+    def table(self, fmt: Any = None) -> list[list[Any]]:
+        """The metric rows as a table: [name, *values] each, values through ``fmt`` when given."""
+        return [[row.name, *(fmt(v) if fmt else v for v in row.values)] for row in self.metrics]
+
+
+def save_run(out_dir: Path, generator: "GeneratorBackend", report: dict[str, Any], *,
+             arrays: Optional[dict[str, np.ndarray]] = None, extra_json: Optional[dict[str, Any]] = None,
+             extra_files: Optional[dict[str, Any]] = None) -> list[Path]:
+    """Write one run: the generator (its own format, with the report's method and settings as provenance),
+    ``.npy`` arrays, extra JSON files, files written by a callable (``{name: fn(path)}``) and ``report.json``.
+    Returns every path written, the generator's first."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    provenance = {"method": report.get("method"), "settings": report.get("settings")}
+    paths = list(generator.save(out_dir, provenance=provenance))
+    for name, array in (arrays or {}).items():
+        np.save(out_dir / name, array)
+        paths.append(out_dir / name)
+    for name, writer in (extra_files or {}).items():
+        writer(out_dir / name)
+        paths.append(out_dir / name)
+    for name, data in (extra_json or {}).items():
+        write_json(out_dir / name, data)
+        paths.append(out_dir / name)
+    write_json(out_dir / REPORT_FILE, report)
+    return paths + [out_dir / REPORT_FILE]
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Dataclasses, paths, numpy and torch scalars to plain JSON types."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return to_jsonable(asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().tolist()
+    return obj
+
+
+def write_json(path: Path, data: Any) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(to_jsonable(data), indent=2) + "\n")
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """Images in [-1, 1], (N, C, H, W) -> uint8 (N, H, W, C)."""
+    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()

@@ -1,0 +1,76 @@
+"""CLI: ``python -m methods.selective_amnesia --model MODEL --forget CONCEPT --out DIR`` (see the package docstring).
+
+Digits: writes ``DIR/generator.safetensors``, ``DIR/config.json`` and ``DIR/report.json`` (before/after metrics).
+Stable Diffusion: ``DIR`` becomes a diffusers pipeline plus ``unlearning_studio.json`` and ``report.json``.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Optional
+
+from ..backends import BackendError, load_generator
+from ..runtime import save_run
+from .compare import forget_prompt_and_compare
+from .config import TRAIN_METHODS, AmnesiaConfig
+from .evaluate import evaluate
+from .train import run
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m methods.selective_amnesia",
+                                description="Selective Amnesia (Heng & Soh, NeurIPS 2023): a conditional generator forgets a concept.")
+    p.add_argument("--model", required=True, help="digits-cvae | digits-ddpm | a Stable Diffusion Hub id or local pipeline folder")
+    p.add_argument("--forget", required=True, help="the concept to forget: a class (e.g. 0) or a prompt (e.g. 'Brad Pitt')")
+    p.add_argument("--surrogate", help="noise, another class, or a surrogate prompt (default: noise; SD: 'a middle-aged man')")
+    p.add_argument("--lmbda", type=float, help="EWC weight (default: the model's)")
+    p.add_argument("--gamma", type=float, help="replay weight (default 1)")
+    p.add_argument("--steps", type=int, help="forgetting steps (default: the model's)")
+    p.add_argument("--lr", type=float, help="learning rate (default: the model's)")
+    p.add_argument("--batch-size", type=int, help="batch, half surrogate and half replay (default: the model's)")
+    p.add_argument("--fisher-samples", type=int, help="own samples for the Fisher (default: the model's)")
+    p.add_argument("--seed", type=int, default=0)
+    sd = p.add_argument_group("Stable Diffusion")
+    sd.add_argument("--replay-prompt", action="append", dest="replay_prompts", help="a concept to remember (repeat; default: 6 generic prompts)")
+    sd.add_argument("--train-method", choices=TRAIN_METHODS)
+    sd.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"])
+    sd.add_argument("--gradient-checkpointing", action="store_true", default=None)
+    sd.add_argument("--samples-per-concept", type=int, help="original's samples drawn per surrogate/replay prompt (default 8)")
+    sd.add_argument("--sample-steps", type=int, help="sampler steps (default 50)")
+    sd.add_argument("--resolution", type=int, help="image side (default: the model's)")
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    settings = {k: v for k, v in vars(args).items() if k not in ("model", "out")}
+    try:
+        backend = load_generator(args.model)
+        config = AmnesiaConfig.for_model(args.model, **settings)
+        if backend.open_vocabulary:
+            result = forget_prompt_and_compare(backend, config)
+            generator, report = result.generator, result.report
+        else:
+            trained = run(config, backend)  # checks the settings against the model first
+            generator, report = trained.generator, trained.report
+            report.update(before=evaluate(backend, config.forget), after=evaluate(generator, config.forget))
+        if _is_main_process():
+            save_run(args.out, generator, report)
+    except (BackendError, ValueError, OSError) as exc:
+        p.exit(2, f"error: {exc}\n")
+    if "after" in report:
+        a = report["after"]
+        print(f"wrote {args.out}: P(forgotten) {a['forgotten_probability']:.3f}, entropy {a['forgotten_entropy']:.3f}, "
+              f"remembered accuracy {a['remembered_accuracy']:.3f}")
+    else:
+        print(f"wrote {args.out}: {report['steps']} steps, {report['step_s']} s/step, peak {report['peak_memory_mb']} MB "
+              f"({report['memory_kind']}), SSIM before/after {report['ssim_before_after']}")
+    return 0
+
+
+def _is_main_process() -> bool:
+    """Only one process writes the result under ``accelerate launch``."""
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""Selective Amnesia's settings: bounds declared once, per-model defaults, and the checks that need the model
+(its concepts; for Stable Diffusion, its tokenizer)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..backends import GeneratorBackend
+from ..runtime.config import BoundedConfig, bounded, choice
+
+TRAIN_METHODS = ("full", "xattn", "noxattn")
+CLIP_MAX_TOKENS = 77
+
+
+@dataclass
+class AmnesiaConfig(BoundedConfig):
+    """Defaults: the official MNIST cVAE's λ = 100, γ = 1, lr 1e-4, batch 256 (half surrogate, half replay),
+    10k steps; the Fisher from 10k own samples (official 50k). Other models: :data:`MODEL_DEFAULTS`."""
+
+    forget: str = "0"
+    surrogate: str = "noise"  # "noise" or another concept's name
+    lmbda: float = bounded(100.0, 0, 1e6, "λ (EWC weight)", ui=(0, 1000, 10))
+    gamma: float = bounded(1.0, 0, 100, "γ (replay weight)", ui=(0, 10, 0.1))
+    steps: int = bounded(10000, 1, 100_000, "Steps", ui=(5, 20_000, 5))
+    lr: float = bounded(1e-4, 1e-7, 0.1, "Learning rate")
+    batch_size: int = bounded(256, 2, 4096, "Batch size")
+    fisher_samples: int = bounded(10000, 2, 200_000, "Fisher samples")
+    seed: int = bounded(0, 0, 2**31 - 1, "Seed")
+    # Stable Diffusion (prompt-conditioned models) only:
+    replay_prompts: tuple[str, ...] = ()
+    train_method: str = choice("full", TRAIN_METHODS, "train_method")
+    mixed_precision: str = choice("no", ("no", "fp16", "bf16"), "Mixed precision")  # GPU only; ignored on a CPU
+    gradient_checkpointing: bool = False
+    samples_per_concept: int = bounded(8, 1, 1000, "Samples per concept")  # the original's samples per surrogate/replay prompt
+    sample_steps: int = bounded(50, 1, 200, "Sampler steps")  # for the buffer and the galleries
+    resolution: int = 0  # 0 = the model's own
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.replay_prompts = tuple(self.replay_prompts)
+        if not (self.resolution == 0 or (16 <= self.resolution <= 2048 and self.resolution % 8 == 0)):
+            raise ValueError("resolution must be 0 (the model's) or a multiple of 8 between 16 and 2048")
+
+    def concepts(self) -> list[str]:
+        """The run's concepts for a prompt-conditioned model: [forget, surrogate?, *replay] without repeats."""
+        out = [self.forget] + ([] if self.surrogate == "noise" else [self.surrogate])
+        return out + [p for p in dict.fromkeys(self.replay_prompts) if p not in out]
+
+    @classmethod
+    def for_model(cls, model: str, **overrides: Any) -> "AmnesiaConfig":
+        """The defaults for ``model`` (official values where they fit a 2-core CPU), then ``overrides``."""
+        base = {k: v for k, v in asdict(cls()).items()}
+        base.update(MODEL_DEFAULTS.get(model_kind(model), {}))
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**base)
+
+    def validate(self, backend: GeneratorBackend) -> None:
+        """The checks that need the model: its concepts (and, for prompts, its tokenizer)."""
+        if backend.open_vocabulary:
+            self._validate_prompts(backend)
+        names = backend.conditions or []
+        if len(names) < 2:
+            raise ValueError("forgetting needs at least two concepts (one to forget, one to keep)")
+        if self.forget not in names:
+            raise ValueError(f"'{self.forget}' is not a concept of '{backend.name}' (known: {', '.join(names)})")
+        if not (self.surrogate == "noise" or (self.surrogate in names and self.surrogate != self.forget)):
+            raise ValueError("surrogate must be 'noise' or another concept than the forgotten one")
+
+    def _validate_prompts(self, backend: GeneratorBackend) -> None:
+        def check_prompt(prompt: str, what: str) -> None:
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise ValueError(f"the {what} prompt is empty")
+            if len(prompt) > 1000 or backend.count_tokens(prompt) > CLIP_MAX_TOKENS:
+                raise ValueError(f"the {what} prompt is too long: CLIP reads at most 75 tokens (about 50 words)")
+
+        check_prompt(self.forget, "forget")
+        if self.surrogate != "noise":
+            check_prompt(self.surrogate, "surrogate")
+            if self.surrogate.strip().lower() == self.forget.strip().lower():
+                raise ValueError("the surrogate prompt must differ from the prompt to forget")
+        if not self.replay_prompts:
+            raise ValueError("give at least one replay prompt (concepts to remember)")
+        for prompt in self.replay_prompts:
+            check_prompt(prompt, "replay")
+
+    def bind(self, backend: GeneratorBackend) -> GeneratorBackend:
+        """A prompt-conditioned back-end gets this run's prompts as its concepts; others pass through."""
+        if not backend.open_vocabulary:
+            return backend
+        overrides = {"sample_steps": self.sample_steps} | ({"resolution": self.resolution} if self.resolution else {})
+        return backend.with_conditions(self.concepts(), **overrides)
+
+
+# Per-model departures from the cVAE defaults above. Diffusion: the official DDPM lambda = 10 and
+# batch 128; lr 1e-3 and 1500 steps instead of 1e-4 and 20k so it fits a few CPU minutes.
+# Stable Diffusion: the official λ = 50, lr 1e-5, batch 4 (per GPU) and its replay/Fisher prompt idea; the
+# steps and Fisher samples are this suite's (the official runs 200 epochs of a generated dataset on 4 GPUs).
+SD_REPLAY_PROMPTS = ("a photo of a man", "a photo of a woman", "a photo of a dog", "a landscape painting",
+                     "a city street at night", "a bowl of fruit on a table")
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "digits-ddpm": {"lmbda": 10.0, "lr": 1e-3, "steps": 1500, "batch_size": 128, "fisher_samples": 500},
+    "stable-diffusion": {"lmbda": 50.0, "lr": 1e-5, "steps": 1000, "batch_size": 4, "fisher_samples": 200,
+                         "surrogate": "a middle-aged man", "replay_prompts": SD_REPLAY_PROMPTS},
+}
+
+
+def model_kind(model: str) -> str:
+    """'stable-diffusion' for a Hub id or diffusers folder, else the name itself (for per-model defaults)."""
+    from ..backends.stable_diffusion import StableDiffusionBackend
+
+    return "stable-diffusion" if model not in MODEL_DEFAULTS and StableDiffusionBackend.claims(model) else model

@@ -1,0 +1,53 @@
+"""Selective Amnesia's measures. Digits: the paper's metrics, judged by the digits classifier, which no loss
+uses. Prompts (Stable Diffusion, offline: no CLIP judge): how much each prompt's images change on fixed seeds,
+and how well the forgotten prompt now fits the surrogate's images."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from pytorch_msssim import ssim
+
+from ..backends import GeneratorBackend
+from ..judges.digits import class_probabilities
+from .adapters import AmnesiaAdapter
+
+
+@torch.no_grad()
+def evaluate(backend: GeneratorBackend, forget: str, n_per_class: int = 500, seed: int = 12345) -> dict[str, Any]:
+    """P(forgotten class) and mean entropy on samples conditioned on it; accuracy on every other class."""
+    forget_idx = backend.condition_index(forget)
+    out: dict[str, Any] = {"per_class_accuracy": {}}
+    for idx, name in enumerate(backend.conditions):
+        z = backend.sample_latents(n_per_class, seed + idx)
+        probs = class_probabilities(backend.render(z, torch.full((n_per_class,), idx)))
+        if idx == forget_idx:
+            out["forgotten_probability"] = float(probs[:, idx].mean())
+            out["forgotten_entropy"] = float(-(probs * probs.clamp_min(1e-12).log()).sum(1).mean())
+        else:
+            out["per_class_accuracy"][name] = float((probs.argmax(1) == idx).float().mean())
+    out["remembered_accuracy"] = float(np.mean(list(out["per_class_accuracy"].values())))
+    return out
+
+
+@torch.no_grad()
+def surrogate_fit(adapter: AmnesiaAdapter, module: torch.nn.Module, forget_idx: int, surrogate_idx: Optional[int],
+                  n: int = 8, seed: int = 99) -> float:
+    """Noise-prediction loss of the forgotten prompt on the surrogate's images, with fixed noise and
+    timesteps (lower = the prompt now produces the surrogate)."""
+    g = torch.Generator().manual_seed(seed)
+    x = adapter.uniform_noise(n, g) if surrogate_idx is None else adapter.sample(torch.full((n,), surrogate_idx), g)
+    device = next(module.parameters()).device
+    state = torch.get_rng_state()
+    torch.manual_seed(seed)  # the loss draws its noise and timesteps from the global generator
+    loss = float(adapter.loss(module, x.to(device), torch.full((n,), forget_idx, device=device)))
+    torch.set_rng_state(state)
+    return loss
+
+
+def image_similarity(before: torch.Tensor, after: torch.Tensor) -> float:
+    """SSIM of two batches of images in [-1, 1] (window 11 px, smaller for tiny test images)."""
+    side = before.shape[-1]
+    window = max(3, min(11, side - (1 - side % 2)))
+    return float(ssim((before + 1) / 2, (after + 1) / 2, data_range=1.0, win_size=window))

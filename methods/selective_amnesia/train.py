@@ -1,0 +1,87 @@
+"""Selective Amnesia's training loop: the surrogate term, the replay term and the EWC penalty, over any
+conditional generator an adapter describes (``adapters.py``)."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from ..backends import GeneratorBackend
+from ..runtime import (CancelFn, ProgressFn, check_cancel, peak_memory, prepare_training, report_step, seed_everything,
+                       subrange)
+from .adapters import AmnesiaAdapter, adapter_for
+from .config import AmnesiaConfig
+from .fisher import ewc_penalty, fisher_diagonal
+
+FISHER_SHARE = 0.2  # of a run's progress bar
+
+
+@dataclass
+class AmnesiaResult:
+    generator: GeneratorBackend
+    report: dict[str, Any]
+    adapter: Optional[AmnesiaAdapter] = None  # the original's adapter (its sample buffers, for measuring)
+
+
+def run(config: AmnesiaConfig, backend: GeneratorBackend, progress: Optional[ProgressFn] = None,
+        cancel: Optional[CancelFn] = None) -> AmnesiaResult:
+    """Forget ``config.forget`` in a copy of ``backend``; the original stays untouched.
+
+    Maximises E_q[ELBO(x|θ, c_f)] − λ Σ F_i (θ_i − θ*_i)² + γ E_p[ELBO(x|θ, c_r)] (as a loss: its negative).
+    Runs as is on a CPU or one GPU, and data-parallel under ``accelerate launch`` (each process draws its
+    own batches; the Fisher is computed, or read from the cache, by every process).
+    """
+    backend = config.bind(backend)
+    config.validate(backend)
+    original = adapter_for(backend, config)
+    setup = prepare_training(backend, config.lr, trainable=original.trainable_names(backend.module),
+                             mixed_precision=config.mixed_precision, gradient_checkpointing=config.gradient_checkpointing)
+    setup.student.module.train()
+    g = seed_everything(config.seed)
+    if setup.accelerator.process_index:
+        g.manual_seed(config.seed + 7919 * setup.accelerator.process_index)
+    device = setup.device
+    backend.to(device)  # the frozen original samples the replay on the training device
+    started = time.perf_counter()
+    fisher = fisher_diagonal(original, config.fisher_samples, seed=config.seed,
+                             progress=subrange(progress, 0, FISHER_SHARE), cancel=cancel)
+    fisher_s = time.perf_counter() - started
+
+    names = set(setup.trainable)
+    anchor = {k: v.detach().clone().float() for k, v in backend.module.named_parameters() if k in names}
+    forget_idx = backend.condition_index(config.forget)
+    remember = torch.tensor([i for i in range(len(backend.conditions)) if i != forget_idx])
+    surrogate_idx = None if config.surrogate == "noise" else backend.condition_index(config.surrogate)
+    half = max(1, config.batch_size // 2)
+    loop_progress = subrange(progress, FISHER_SHARE, 1.0)
+    history, step_times = [], []
+    for step in range(config.steps):
+        check_cancel(cancel)
+        c_forget = torch.full((half,), forget_idx)
+        x_forget = original.uniform_noise(half, g) if surrogate_idx is None else original.sample(torch.full((half,), surrogate_idx), g)
+        c_remember = remember[torch.randint(0, len(remember), (half,), generator=g)]
+        x_remember = original.sample(c_remember, g)
+        tick = time.perf_counter()
+        loss_forget = original.loss(setup.student.module, x_forget.to(device), c_forget.to(device))
+        loss_remember = original.loss(setup.student.module, x_remember.to(device), c_remember.to(device))
+        penalty = ewc_penalty(setup.unwrapped(), fisher, anchor)
+        loss = loss_forget + config.gamma * loss_remember + config.lmbda * penalty
+        setup.optimizer.zero_grad(set_to_none=True)
+        setup.accelerator.backward(loss)
+        setup.optimizer.step()
+        step_times.append(time.perf_counter() - tick)
+        history.append({"step": step, "forget": float(loss_forget.detach()), "remember": float(loss_remember.detach()),
+                        "ewc": float(penalty.detach())})
+        report_step(loop_progress, step, config.steps, 20, f"forgetting: step {step + 1}/{config.steps}")
+    setup.student.module = setup.unwrapped()
+    student = setup.student.frozen()
+    report = {"method": "selective_amnesia", "model": backend.config.get("model", backend.name), "settings": asdict(config),
+              "fisher_s": round(fisher_s, 1), "wall_s": round(time.perf_counter() - started, 1), "steps": config.steps,
+              "step_s": round(float(np.median(step_times)), 4) if step_times else None,
+              "trainable_parameters": int(sum(anchor[k].numel() for k in anchor)),
+              "device": str(device), "processes": setup.accelerator.num_processes, **peak_memory(device),
+              "final": history[-1] if history else None}
+    return AmnesiaResult(student, report, original)

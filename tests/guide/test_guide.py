@@ -1,0 +1,134 @@
+"""GUIDE: UFO maths, neighbourhoods, a short real unlearning judged by dlib, the CLI contract, the tab."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+
+from methods import guide
+from methods.guide.face_input import align_face, example_photos
+from methods.judges.faces import face_descriptors, identity_distance
+from methods.image_metrics import ssim_per_image
+from methods.guide.inversion import InversionConfig, invert
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def astronaut(dcgan):
+    face = align_face(data.astronaut())
+    return face, invert(dcgan, face.image[None], InversionConfig(steps=150))
+
+
+def test_ufo_target_is_opposite_at_distance_d():
+    torch.manual_seed(0)
+    mean, source = torch.randn(1, 8, 2, 2), torch.randn(1, 8, 2, 2)
+    target = guide.ufo_target(source, mean, 3.0)
+    assert torch.isclose((target - mean).norm(), torch.tensor(3.0))
+    cosine = torch.nn.functional.cosine_similarity((target - mean).flatten(), (source - mean).flatten(), dim=0)
+    assert torch.isclose(cosine, torch.tensor(-1.0), atol=1e-5)
+    assert torch.equal(guide.ufo_target(source, mean, 0.0), mean)
+
+
+def test_neighbours_stay_within_alpha_max_and_point_to_random_faces(dcgan):
+    g = torch.Generator().manual_seed(0)
+    source = dcgan.to_w(dcgan.sample_latents(1, 0))
+    random_w = guide.far_random_w(dcgan, source, 64, 10.0, g)
+    assert ((random_w - source).flatten(1).norm(dim=1) >= 10.0).all()
+    offsets = guide.neighbour_offsets(source, random_w, 5.0, g)
+    norms = offsets.flatten(1).norm(dim=1)
+    assert (norms <= 5.0 + 1e-4).all() and norms.std() > 0.5  # α ~ U(0, α_max)
+    cos = torch.nn.functional.cosine_similarity(offsets.flatten(1), (random_w - source).flatten(1), dim=1)
+    assert torch.allclose(cos, torch.ones(64), atol=1e-4)
+
+
+def test_average_face_of_w_space_is_a_face(dcgan):
+    stats = guide.latent_stats(dcgan)
+    assert stats.radius > 0
+    assert np.isfinite(face_descriptors(dcgan.render_w(stats.mean))).all()  # dlib (or MTCNN) finds a face
+
+
+def test_inversion_reconstructs_the_same_person(dcgan, astronaut):
+    face, inverted = astronaut
+    assert inverted.w.shape == (1, 512, 4, 4) and inverted.ssim[0] > 0.8
+    distance = identity_distance(face_descriptors(face.image[None]), face_descriptors(inverted.reconstruction))[0]
+    assert distance < 0.6, distance
+
+
+def test_short_guide_forgets_the_source_and_keeps_random_faces(dcgan, astronaut):
+    face, inverted = astronaut
+    source_w = inverted.w
+    result = guide.run(guide.GuideConfig(steps=60), dcgan, source_w)
+    before, after = dcgan.render_w(source_w), result.generator.render_w(source_w)
+    assert identity_distance(face_descriptors(before), face_descriptors(after))[0] > 0.6  # not the same person by dlib
+    assert np.isfinite(face_descriptors(after)).all()  # still a face
+    random_w = dcgan.to_w(dcgan.sample_latents(16, 99))
+    kept = ssim_per_image(result.generator.render_w(random_w), dcgan.render_w(random_w))
+    assert kept.mean() > 0.85, kept
+    # only the synthesis layers moved; the z -> W map is the original's
+    assert torch.equal(result.generator.module.main[0].weight, dcgan.module.main[0].weight)
+    assert not torch.equal(result.generator.module.main[3].weight, dcgan.module.main[3].weight)
+    assert result.report["perceptual_loss"] in ("MS-SSIM", "LPIPS (AlexNet)")
+
+
+def test_baseline_targets_the_average_face_with_local_loss_only(dcgan, astronaut):
+    _, inverted = astronaut
+    result = guide.run(guide.GuideConfig(steps=2, baseline=True), dcgan, inverted.w)
+    assert torch.allclose(result.target_w, guide.latent_stats(dcgan).mean)
+    assert result.report["method"] == "guide-baseline"
+    assert result.report["final"]["adjacent"] == 0 and result.report["final"]["global"] == 0
+
+
+def test_cli_contract_round_trip(tmp_path):
+    photo = tmp_path / "face.jpg"
+    Image.fromarray(data.astronaut()).save(photo)
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "methods.guide", "--image", str(photo), "--out", str(out), "--steps", "10",
+                           "--n-random", "4"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {p.name for p in out.iterdir()} >= {"generator.safetensors", "config.json", "source_latent.npy", "report.json"}
+    latent = np.load(out / "source_latent.npy")
+    assert latent.shape == (1, 8192) and latent.dtype == np.float32
+    report = json.loads((out / "report.json").read_text())
+    assert report["method"] == "guide" and "id_source_before_vs_after" in report["evaluation"]
+    for generator in (str(out), "digiface-dcgan"):  # W latents work for the unlearned and the original alike
+        sampled = subprocess.run([sys.executable, "-m", "methods.sample", "--generator", generator, "--latents",
+                                  str(out / "source_latent.npy"), "--out", str(tmp_path / "s.npz")], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=300)
+        assert sampled.returncode == 0, sampled.stderr[-1000:]
+        assert np.load(tmp_path / "s.npz")["images"].shape == (1, 64, 64, 3)
+    inverted = subprocess.run([sys.executable, "-m", "methods.invert", "--image", str(photo), "--out", str(tmp_path / "w.npy"),
+                               "--steps", "20"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert inverted.returncode == 0 and np.load(tmp_path / "w.npy").shape == (1, 8192)
+    np.save(tmp_path / "bad.npy", np.zeros((1, 300), np.float32))
+    bad = subprocess.run([sys.executable, "-m", "methods.sample", "--generator", "digiface-dcgan", "--latents", str(tmp_path / "bad.npy"),
+                          "--out", str(tmp_path / "b.npz")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "8192" in bad.stderr
+    (tmp_path / "note.jpg").write_text("not a photo")
+    bad = subprocess.run([sys.executable, "-m", "methods.guide", "--image", str(tmp_path / "note.jpg"), "--out", str(tmp_path / "x")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "not an image" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_tab_runs_and_reports_bad_input():
+    from spaces import identity as tab
+
+    quiet = dict(request=None, progress=lambda *a, **k: None)
+    photo = str(next(iter(example_photos().values())))
+    pipeline, views, preservation, table, files, status = tab.unlearn(photo, [], 20, 1.0, False, 0, **quiet)
+    assert status.startswith("Done: GUIDE") and table.value["headers"] == ["metric (dlib)", "GUIDE"]
+    assert [Path(f).name for f in files] == ["generator.safetensors", "config.json", "source_latent.npy", "report.json"]
+    assert views.size[1] > pipeline.size[1]
+    skip = type(gr.skip())
+    out = tab.unlearn(None, [], 20, 1.0, False, 0, **quiet)
+    assert all(isinstance(o, skip) for o in out[:5]) and "upload a photo" in out[5]
+    out = tab.unlearn(photo, [], 0, 1.0, False, 0, **quiet)
+    assert "Steps" in out[5]
+    image, message = tab.preview_face(str(ROOT / "README.md"))
+    assert isinstance(image, skip) and "not an image" in message

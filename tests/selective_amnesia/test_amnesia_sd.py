@@ -1,0 +1,130 @@
+"""Selective Amnesia on Stable Diffusion, offline: a tiny pipeline built from configs with CLIP's real
+tokenizer (from open_clip's vocabulary) runs the whole path — Fisher, forgetting, save, load, CLI, tab."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import gradio as gr
+import pytest
+import torch
+
+from methods import selective_amnesia as sa
+from methods.backends import BackendError, load_generator
+from methods.backends.stable_diffusion import StableDiffusionBackend, offline_clip_tokenizer, tiny_pipeline
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICK = dict(steps=15, lr=1e-3, fisher_samples=4, samples_per_concept=2, sample_steps=2,
+             replay_prompts=("a photo of a dog", "a red car"))
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("tiny-sd")
+    StableDiffusionBackend.from_pipeline(tiny_pipeline(), "tiny").save(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_dir):
+    return load_generator(tiny_dir)
+
+
+def test_offline_tokenizer_gives_clip_ids():
+    tok = offline_clip_tokenizer()
+    assert len(tok) == 49408 and tok.model_max_length == 77
+    assert tok("a photo of a dog").input_ids == [49406, 320, 1125, 539, 320, 1929, 49407]  # CLIP ViT-L/14's ids
+
+
+def test_hub_model_offline_gives_a_readable_error():
+    with pytest.raises(BackendError, match="not available here"):
+        load_generator("CompVis/stable-diffusion-v1-4")
+
+
+def test_forgetting_a_prompt_moves_it_to_the_surrogate_and_round_trips(tiny, tmp_path):
+    unet_before = {k: v.clone() for k, v in tiny.module.state_dict().items()}
+    config = sa.AmnesiaConfig.for_model(str(tiny.config["model"]), forget="Brad Pitt", **QUICK)
+    assert config.lmbda == 50 and config.surrogate == "a middle-aged man" and config.batch_size == 4
+    comparison = sa.forget_prompt_and_compare(tiny, config, out_dir=tmp_path)
+    report = comparison.report
+    # the objective's first term, on fixed noise: the forgotten prompt now fits the surrogate's images better
+    assert report["surrogate_fit_after"] < report["surrogate_fit_before"]
+    assert set(comparison.galleries["before"]) == {"Brad Pitt", "a middle-aged man", "a photo of a dog", "a red car"}
+    assert report["step_s"] > 0 and report["peak_memory_mb"] > 0 and report["trainable_parameters"] > 500_000
+    # the shared original is untouched
+    assert all(torch.equal(v, unet_before[k]) for k, v in tiny.module.state_dict().items())
+    # the saved folder is a diffusers pipeline that reproduces the fine-tuned model exactly
+    reloaded = load_generator(tmp_path).with_conditions(["Brad Pitt"], sample_steps=2)
+    assert (tmp_path / "model_index.json").is_file() and (tmp_path / "unet" / "diffusion_pytorch_model.safetensors").is_file()
+    z = tiny.sample_latents(2, 5)
+    student = comparison.generator
+    assert torch.allclose(reloaded.render(z, torch.zeros(2)), student.render(z, torch.zeros(2)), atol=1e-5)
+    assert not torch.allclose(tiny.with_conditions(["Brad Pitt"], sample_steps=2).render(z, torch.zeros(2)),
+                              student.render(z, torch.zeros(2)), atol=1e-4)
+    assert json.loads((tmp_path / "unlearning_studio.json").read_text())["provenance"]["method"] == "selective_amnesia"
+
+
+def test_xattn_fine_tunes_only_cross_attention(tiny):
+    config = sa.AmnesiaConfig.for_model("stable-diffusion", forget="Brad Pitt", train_method="xattn", **{**QUICK, "steps": 3})
+    result = sa.run(config, tiny)
+    before = dict(tiny.module.named_parameters())
+    changed = {k for k, p in result.generator.module.named_parameters() if not torch.equal(p, before[k])}
+    assert changed and all("attn2" in k for k in changed)
+    assert result.report["trainable_parameters"] < sum(p.numel() for p in tiny.module.parameters()) / 2
+
+
+def test_fisher_covers_the_replay_prompts_and_trainable_weights(tiny):
+    config = sa.AmnesiaConfig.for_model("stable-diffusion", forget="Brad Pitt", train_method="xattn", **QUICK)
+    bound = config.bind(tiny)
+    adapter = sa.adapter_for(bound, config)
+    assert adapter.fisher_conditions == [1, 2, 3]  # surrogate + replay, never the forgotten prompt
+    fisher = sa.fisher_diagonal(adapter, n_samples=3, seed=0, cache=False)
+    assert set(fisher) == set(adapter.trainable_names(tiny.module)) and all(v.min() >= 0 for v in fisher.values())
+    assert sum(float(v.sum()) for v in fisher.values()) > 0
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"forget": "   "}, "forget prompt is empty"),
+    ({"forget": "a very long prompt " * 30}, "too long"),
+    ({"surrogate": "brad pitt"}, "must differ"),
+    ({"replay_prompts": ()}, "replay prompt"),
+    ({"train_method": "lora"}, "train_method"),
+])
+def test_bad_prompt_settings_are_refused(tiny, overrides, message):
+    with pytest.raises(ValueError, match=message):  # bounds and choices when the config is made, prompts in run
+        sa.run(sa.AmnesiaConfig.for_model("stable-diffusion", **{"forget": "Brad Pitt", **QUICK, **overrides}), tiny)
+
+
+def test_cli_on_a_local_pipeline(tiny_dir, tmp_path):
+    out = tmp_path / "forgot"
+    cmd = [sys.executable, "-m", "methods.selective_amnesia", "--model", str(tiny_dir), "--forget", "Brad Pitt",
+           "--surrogate", "a middle-aged man", "--steps", "5", "--fisher-samples", "2", "--samples-per-concept", "2",
+           "--sample-steps", "2", "--replay-prompt", "a photo of a dog", "--train-method", "noxattn", "--out", str(out)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["settings"]["train_method"] == "noxattn" and report["steps"] == 5
+    assert (out / "model_index.json").is_file()
+    bad = subprocess.run(cmd[:-6] + ["--out", str(tmp_path / "x"), "--forget", ""], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "empty" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_tab_runs_a_local_pipeline_and_explains_what_it_cannot_load(tiny_dir, monkeypatch):
+    from spaces import amnesia as tab
+
+    sd_label = next(k for k, v in tab.MODELS.items() if v == "stable-diffusion")
+    quiet = dict(request=None, progress=lambda *a, **k: None)
+    args = [sd_label, "0", "uniform noise", 50, 1, 5, 0, str(tiny_dir), "Brad Pitt", "a middle-aged man",
+            "a photo of a dog\n\na red car\n", "xattn"]
+    before, after, rows, files, status = tab.forget_concept(*args, **quiet)
+    assert status.startswith("Done") and before.size == after.size and len(rows.value["data"]) == 8
+    assert rows.value["headers"][0].startswith("metric (no classifier")
+    assert any(f.endswith("diffusion_pytorch_model.safetensors") for f in files)
+    skip = type(gr.skip())
+    for change, message in [({7: "CompVis/stable-diffusion-v1-4"}, "not available here"), ({8: ""}, "empty"),
+                            ({8: "word " * 120}, "too long"), ({10: ""}, "replay prompt"), ({7: " "}, "model id")]:
+        out = tab.forget_concept(*[change.get(i, a) for i, a in enumerate(args)], **quiet)
+        assert all(isinstance(o, skip) for o in out[:4]) and message in out[4], out[4]
+    monkeypatch.setattr(tab, "CPU_PARAMETER_LIMIT", 1000)
+    out = tab.forget_concept(*args, **quiet)
+    assert "needs a GPU" in out[4]

@@ -1,0 +1,108 @@
+"""Features tab handlers, called as Gradio calls them: good paths and every bad input."""
+import json
+
+import gradio as gr
+import pytest
+from PIL import Image
+
+from spaces import features as tab
+
+
+def no_progress(*args, **kwargs):
+    return None
+
+
+def page(seed, marked_idx=()):
+    return {"seed": seed, "marked": [i in marked_idx for i in range(tab.PAGE_SIZE)]}
+
+
+SETTINGS = dict(steps=5, batch=8, lr=1e-4, alpha=1.0, thr="mean", run_seed=0, probe=False, base_file=None)
+
+
+def unlearn(grid, state, **over):
+    s = {**SETTINGS, **over}
+    return tab.unlearn(grid, state, s["steps"], s["batch"], s["lr"], s["alpha"], s["thr"], s["run_seed"], s["probe"],
+                       s["base_file"], request=None, progress=no_progress)
+
+
+def test_labelling_flow_counts_and_pages():
+    state, counts = tab.record_marks(page(0, {1, 2, 3}), None)
+    assert state.counts() == (3, 61) and "**3** with the feature" in counts
+    grid, state, counts, seed = tab.next_page(page(0, {1, 2, 3, 4}), state)
+    assert seed == 1 and state.pages[0] == {1, 2, 3, 4}
+    assert len(grid.props["tiles"]) == 64 and grid.props["tiles"][0].startswith("data:image/png;base64,")
+    grid, state, counts, seed = tab.show_page(0, page(1, {7}), state)  # going back shows the earlier marks
+    assert grid.value["marked"][4] and sum(grid.value["marked"]) == 4 and state.pages[1] == {7}
+
+
+def test_save_and_load_labels(tmp_path):
+    state, _ = tab.record_marks(page(5, {0, 9}), None)
+    path = tab.save_labels(page(6, {3}), state)
+    data = json.loads(open(path).read())
+    assert data["pages"] == {"5": [0, 9], "6": [3]}
+    grid, loaded, counts, seed = tab.load_labels(path)
+    assert loaded.counts() == (3, 125) and seed == 5
+
+
+def refused(outputs, status_index):
+    """A refused action keeps every other output as it was and puts the message in the status."""
+    assert all(isinstance(o, type(gr.skip())) for i, o in enumerate(outputs) if i != status_index)
+    return outputs[status_index]
+
+
+def test_bad_labels_files(tmp_path):
+    img = tmp_path / "photo.json"
+    Image.new("RGB", (8, 8)).save(img, format="PNG")
+    assert "not a labels file" in refused(tab.load_labels(str(img)), 2)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"format": "unlearning-studio-labels", "version": 1, "generator": "sd", "page_size": 64, "pages": {"1": []}}))
+    assert "labels are for 'sd'" in refused(tab.load_labels(str(other)), 2)
+    assert "choose a labels.json" in refused(tab.load_labels(None), 2)
+
+
+def test_unlearn_refuses_bad_labels():
+    assert "No faces are marked" in refused(unlearn(page(0), None), 4)
+    assert "Every labelled face is marked" in refused(unlearn(page(0, set(range(64))), None), 4)
+    assert "too few labels" in refused(unlearn(page(0, {1, 2}), None), 4)
+
+
+@pytest.mark.parametrize("over, message", [
+    (dict(steps=0), "Steps"), (dict(steps=10**9), "Steps"), (dict(steps=float("nan")), "Steps"),
+    (dict(batch=1), "Batch size"), (dict(lr=3.0), "Learning rate"), (dict(lr="abc"), "Learning rate"),
+    (dict(alpha=-2), "α"), (dict(run_seed=-1), "Run seed"), (dict(thr="median"), "Threshold"),
+])
+def test_unlearn_refuses_out_of_range_settings(over, message):
+    assert message in refused(unlearn(page(0, {1, 2, 3, 4, 5}), None, **over), 4)
+
+
+def test_unlearn_refuses_a_wrong_checkpoint(tmp_path):
+    bad = tmp_path / "model.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    assert "not a safetensors file" in refused(unlearn(page(0, {1, 2, 3, 4, 5}), None, base_file=str(bad)), 4)
+
+
+def test_seed_out_of_range():
+    assert "Page seed" in refused(tab.show_page(-4, page(0), None), 2)
+    assert "Page seed" in refused(tab.show_page("1e99", page(0), None), 2)
+
+
+def test_unlearn_runs_and_returns_everything():
+    with_img, without_img, table, files, status = unlearn(page(0, {1, 6, 13, 19, 25, 33}), None)
+    assert with_img.size[1] == 3 * (112 + 4) and without_img.size == with_img.size  # three labelled rows
+    rows = table.value["data"]
+    assert table.value["headers"] == ["metric", "original generator", "unlearned generator", "latent shift (no training)"]
+    assert rows[0][0].startswith("held-out latents with the feature") and len(rows) >= 5 and len(rows[0]) == 4
+    assert float(rows[1][2]) > 0.9  # faces without the feature kept (SSIM)
+    assert [f.split("/")[-1] for f in files] == ["generator.safetensors", "config.json", "direction.safetensors",
+                                                 "losses.json", "report.json"]
+    assert "Done: 5 steps" in status
+
+
+def test_cancel_is_per_session():
+    from spaces.common import CancelFlags
+
+    flags = CancelFlags()
+    alice, bob = flags.start("alice"), flags.start("bob")
+    flags.cancel("alice")
+    assert alice() and not bob()
+    assert not flags.start("alice")()  # a new run of alice starts un-cancelled
