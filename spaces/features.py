@@ -233,7 +233,7 @@ def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, ba
         generator = load_weights_into(generator, Path(base_file))
     result = fu.unlearn_from_labels(generator, pos, neg, config, probe=bool(probe), direction=direction,
                                     **SLOT.start(request, progress).kwargs())
-    table = result_table(result, "metric")
+    table = result_table(result, "metric", column_widths=["46%", "18%", "18%", "18%"])  # keep the 4th column on screen
     done = f"Done: {config.steps} steps in {result.report['train_seconds']:.1f} s on {source}."
     return (labelled_rows(result.galleries["with the feature"]), labelled_rows(result.galleries["without the feature"]),
             table, [str(f) for f in result.files], done)
