@@ -12,7 +12,7 @@ from methods import selective_amnesia as sa
 from methods.backends import BackendError, load_generator
 from methods.backends.stable_diffusion import DEFAULT_MODEL
 from methods.runtime import RunResult, gpu_available
-from spaces.common import TrainingSlot, config_slider, labelled_rows, result_table, user_errors
+from spaces.common import RunContext, TrainingSlot, config_slider, labelled_rows, result_table, user_errors
 
 SD = "stable-diffusion"
 MODELS = {"digits cVAE (offline, trained here on scikit-learn's digits)": "digits-cvae",
@@ -91,8 +91,7 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
     """Forget one concept; show samples of every concept before/after, the metrics and downloads."""
     if model not in MODELS:
         raise ValueError(f"unknown model '{model}'")
-    settings = Config.from_inputs(lmbda=lmbda, gamma=gamma, steps=steps, seed=seed)  # checked here, once
-    settings = {k: getattr(settings, k) for k in ("lmbda", "gamma", "steps", "seed")}
+    settings = Config.checked_inputs(lmbda=lmbda, gamma=gamma, steps=steps, seed=seed)  # the rest: the model's defaults
     if MODELS[model] == SD:
         return _forget_prompt(sd_model, forget_prompt, surrogate_prompt, replay, train_method, settings,
                               SLOT.start(request, progress))
@@ -106,11 +105,13 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
 
 
 def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, replay: str, train_method: str,
-                   settings: dict[str, Any], ctx: Any):
+                   settings: dict[str, Any], ctx: RunContext):
     """The Stable Diffusion path: prompts instead of classes, a saved diffusers pipeline as the result."""
     sd_model = (sd_model or "").strip()
     if not sd_model:
         raise ValueError("give a Stable Diffusion model id (e.g. CompVis/stable-diffusion-v1-4) or a local folder")
+    if len(sd_model) > 200:
+        raise ValueError("that model id is too long: a Hub id is 'owner/name'")
     backend = load_generator(sd_model)
     if not backend.open_vocabulary:
         raise BackendError(f"'{sd_model}' is not a Stable Diffusion pipeline")
@@ -124,7 +125,7 @@ def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, rep
         **settings)
     result = sa.forget(backend, config, **ctx.kwargs())
     done = (f"Done: '{config.forget}' → '{config.surrogate}' in {result.report['wall_s']:.1f} s. "
-            f"The whole pipeline is saved on the server ({ctx.out_dir.name}); the UNet files are below.")
+            "The UNet's files are below (the rest of the pipeline is the base model's).")
     short = {k: (k if len(k) <= 18 else k[:17] + "…") for k in result.galleries["before"]}
     return (*_grids(result, short, tile=96, label_width=190),
             result_table(result, "metric (no classifier offline: change and cost)"),

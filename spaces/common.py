@@ -6,6 +6,7 @@ import base64
 import functools
 import io
 import logging
+import secrets
 import shutil
 import tempfile
 import threading
@@ -91,7 +92,8 @@ def session_id(request: gr.Request | None) -> str:
 
 
 def new_run_dir(kind: str) -> Path:
-    """A fresh folder for one run's outputs; folders older than RUN_TTL_S are removed."""
+    """An unguessable path for one run's outputs, not yet created: the method's save creates it, so a refused
+    request leaves no folder behind. Folders older than RUN_TTL_S are removed."""
     RUNS_ROOT.mkdir(parents=True, exist_ok=True)
     now = time.time()
     for old in RUNS_ROOT.iterdir():
@@ -100,7 +102,7 @@ def new_run_dir(kind: str) -> Path:
                 shutil.rmtree(old, ignore_errors=True)
         except OSError:
             pass
-    return Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=RUNS_ROOT))
+    return RUNS_ROOT / f"{kind}-{secrets.token_hex(12)}"
 
 
 def data_uri(image: np.ndarray) -> str:
@@ -164,8 +166,8 @@ class _GradioProgress:
 
 @dataclass
 class RunContext:
-    """One run of a tab: where it writes (created on first use, so a refused request leaves no folder), its
-    progress bar and its session's cancel flag. ``methods`` entry points take ``**ctx.kwargs()``."""
+    """One run of a tab: where it writes (created by the method's save, so a refused request leaves no folder),
+    its progress bar and its session's cancel flag. ``methods`` entry points take ``**ctx.kwargs()``."""
 
     kind: str
     progress: Callable[[float, str], None]

@@ -142,7 +142,8 @@ def _labels(state: Optional[LabelSet], grid_value: Optional[dict]) -> LabelSet:
     """The session's labels including the page on screen (every visible page counts as labelled)."""
     labels = state if isinstance(state, LabelSet) else LabelSet(DEFAULT_FACE_GENERATOR, PAGE_SIZE)
     if isinstance(grid_value, dict) and "seed" in grid_value and isinstance(grid_value.get("marked"), list):
-        labels.mark_page(int(grid_value["seed"]), [bool(m) for m in grid_value["marked"]][:PAGE_SIZE])
+        seed = int(clamp_number(grid_value["seed"], 0, MAX_SEED, "Page seed", integer=True))  # the browser's value: untrusted
+        labels.mark_page(seed, [bool(m) for m in grid_value["marked"]][:PAGE_SIZE])
     return labels
 
 
@@ -165,6 +166,7 @@ def _show(seed: int, labels: LabelSet):
     return gr.HTML(value=page["value"], tiles=page["tiles"]), labels, _counts_text(labels, page["value"]), seed
 
 
+@user_errors(status=1, n_outputs=2)
 def record_marks(grid_value: dict, state: Optional[LabelSet]):
     """A click toggled a tile: store the page's marks."""
     labels = _labels(state, grid_value)

@@ -249,4 +249,7 @@ def load_weights_into(backend: GeneratorBackend, weights_file: Path) -> Generato
         module.load_state_dict(state)
     except RuntimeError as exc:
         raise BackendError(f"{Path(weights_file).name}: tensor shapes do not match '{backend.name}'") from exc
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise BackendError(f"{Path(weights_file).name} has NaN or infinite weights ({len(bad)} tensors): not a usable generator")
     return type(backend)(module, backend.config).frozen()

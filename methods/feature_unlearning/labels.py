@@ -72,8 +72,8 @@ class LabelSet:
     def from_json(cls, text: str) -> "LabelSet":
         try:
             data = json.loads(text)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise LabelFileError("this is not a labels file (not JSON)") from exc
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+            raise LabelFileError("this is not a labels file (not JSON, or nested too deeply)") from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise LabelFileError(f"this is not a labels file (expected \"format\": \"{FORMAT}\")")
         try:

@@ -53,6 +53,8 @@ def load_photo(source: PhotoSource, notes: list[str] | None = None) -> np.ndarra
     else:
         image = _open(source)
     width, height = image.size
+    if min(width, height) < MIN_SIDE:
+        raise FaceInputError(f"the image is {width}×{height} px: too small to hold a face")
     if width * height > MAX_PIXELS:
         if image.format == "JPEG":
             image.draft("RGB", (width * 4096 // max(width, height), height * 4096 // max(width, height)))
@@ -71,15 +73,22 @@ def load_photo(source: PhotoSource, notes: list[str] | None = None) -> np.ndarra
     return np.asarray(image, dtype=np.uint8).copy()
 
 
+# Only formats a photo comes in: Pillow would otherwise also open e.g. a renamed EPS (through Ghostscript).
+PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+MIN_SIDE = 16  # px: smaller than this is no photo of a face
+
+
 def _open(source: str | Path | bytes) -> Image.Image:
     try:
-        return Image.open(io.BytesIO(source) if isinstance(source, bytes) else Path(source))
+        Image.init()  # register every plugin, so that `formats` can name them
+        image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else Path(source), formats=PHOTO_FORMATS)
     except FileNotFoundError:
         raise
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError) as exc:  # ValueError: e.g. an oversized PNG text chunk
         raise FaceInputError("this file is not an image (or not a format Pillow can read: use JPEG or PNG)") from exc
     except Image.DecompressionBombError as exc:
         raise FaceInputError(f"the image is far too large to decode safely; the limit is {MAX_PIXELS // 1_000_000} MP") from exc
+    return image
 
 
 def _as_uint8(array: np.ndarray) -> np.ndarray:

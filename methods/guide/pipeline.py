@@ -12,7 +12,7 @@ from ..backends import WSpaceBackend
 from ..runtime import CancelFn, MetricRow, ProgressFn, RunResult, report_progress, save_run, subrange, to_uint8
 from .config import GuideConfig
 from .evaluate import evaluate, evaluation_reference
-from .face_input import PhotoSource, align_face, other_views
+from .face_input import FaceInputError, PhotoSource, align_face, other_views
 from .inversion import InversionConfig, invert
 from .train import GuideResult, run
 
@@ -34,7 +34,11 @@ def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideCo
     report_progress(progress, 0.0, "finding and aligning the face")
     face = align_face(photo)
     views = {"source": face.image}
-    views.update({f"photo {i + 1}": align_face(p).image for i, p in enumerate(extra_photos)})
+    for i, extra in enumerate(extra_photos):
+        try:
+            views[f"photo {i + 1}"] = align_face(extra).image
+        except FaceInputError as exc:  # say which of the extra photos it was
+            raise FaceInputError(f"more photos, #{i + 1} ({_name(extra)}): {exc}") from exc
     views.update(other_views(face))
     report_progress(progress, 0.05, f"inverting {len(views)} images into W")
     inverted = invert(backend, np.stack(list(views.values())), inversion,
@@ -73,6 +77,10 @@ def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideCo
     return RunResult("guide", first.generator, list(results), metric_rows(reports), galleries, first.report, files,
                      details={"face": face, "views": views, "inversion_ssim": inverted.ssim[0], "results": results,
                               "reports": reports})
+
+
+def _name(photo: PhotoSource) -> str:
+    return Path(photo).name if isinstance(photo, (str, Path)) else "an image"
 
 
 def save_result(result: GuideResult, out_dir: Path) -> list[Path]:

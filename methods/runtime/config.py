@@ -53,8 +53,13 @@ class BoundedConfig:
 
     @classmethod
     def from_inputs(cls, public: bool = True, **values: Any) -> "BoundedConfig":
-        """A config from untrusted input (UI widgets or API calls: text, None, NaN): each value is coerced to
-        the field's type and checked against the public ``ui`` range when ``public``, else the bounds."""
+        """A config from untrusted input (UI widgets or API calls: text, None, NaN): see :meth:`checked_inputs`."""
+        return cls(**cls.checked_inputs(public, **values))
+
+    @classmethod
+    def checked_inputs(cls, public: bool = True, **values: Any) -> dict[str, Any]:
+        """Untrusted values coerced to their fields' types and checked against the public ``ui`` range when
+        ``public``, else the bounds (for configs that take more settings from elsewhere, e.g. per-model defaults)."""
         coerced = {}
         for name, value in values.items():
             meta = _meta(cls, name)
@@ -64,7 +69,7 @@ class BoundedConfig:
                                               and not isinstance(_default(cls, name), bool))
             else:
                 coerced[name] = value
-        return cls(**coerced)
+        return coerced
 
 
 def coerce_number(value: Any, low: float, high: float, label: str, integer: bool = False) -> float | int:

@@ -49,6 +49,11 @@ def test_save_load_round_trip_and_wrong_checkpoints(dcgan, tmp_path):
     save_file({"w": torch.zeros(3)}, str(tmp_path / "other.safetensors"))
     with pytest.raises(BackendError, match="not a 'digiface-dcgan' checkpoint"):
         load_weights_into(dcgan, tmp_path / "other.safetensors")
+    poisoned = {k: v.clone() for k, v in dcgan.module.state_dict().items()}
+    next(v for v in poisoned.values() if v.is_floating_point())[0] = float("nan")
+    save_file({k: v.contiguous() for k, v in poisoned.items()}, str(tmp_path / "nan.safetensors"))
+    with pytest.raises(BackendError, match="NaN or infinite"):
+        load_weights_into(dcgan, tmp_path / "nan.safetensors")
     with pytest.raises(BackendError, match="neither a registered generator"):
         load_generator(tmp_path / "missing")
     (tmp_path / "empty").mkdir()

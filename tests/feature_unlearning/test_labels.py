@@ -26,6 +26,7 @@ def test_round_trip_and_latents(dcgan, tmp_path):
     (json.dumps({"format": "unlearning-studio-labels", "generator": "g", "page_size": 64, "pages": {"1": [99]}}), "damaged"),
     (json.dumps({"format": "unlearning-studio-labels", "generator": "g", "page_size": 64, "pages": {"-5": []}}), "damaged"),
     (json.dumps({"format": "unlearning-studio-labels", "generator": "g", "page_size": 64, "pages": [1, 2]}), "damaged"),
+    ("[" * 200_000 + "]" * 200_000, "nested too deeply"),  # RecursionError inside json, not a crash
 ])
 def test_bad_files(text, message):
     with pytest.raises(LabelFileError, match=message):

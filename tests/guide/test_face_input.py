@@ -26,6 +26,20 @@ def _close(a, b) -> float:
     return float(ssim_per_image(to_tensor(a), to_tensor(b))[0])
 
 
+def test_tiny_images_other_formats_and_png_bombs_get_a_message():
+    with pytest.raises(FaceInputError, match="1×1 px: too small"):
+        align_face(_bytes(Image.new("RGB", (1, 1)), "PNG"))
+    eps = _bytes(Image.fromarray(data.astronaut()), "EPS")  # Pillow would open it through its EPS reader
+    with pytest.raises(FaceInputError, match="not an image"):
+        load_photo(eps)
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", "x" * (2 * 1024 * 1024), zip=True)  # a text chunk over Pillow's safety limit
+    with pytest.raises(FaceInputError, match="not an image"):
+        load_photo(_bytes(Image.fromarray(data.astronaut()), "PNG", pnginfo=info))
+
+
 def test_not_an_image_and_a_damaged_file():
     with pytest.raises(FaceInputError, match="not an image"):
         align_face(b"%PDF-1.4 definitely not a picture")

@@ -132,3 +132,13 @@ def test_tab_runs_and_reports_bad_input():
     assert "Steps" in out[5]
     image, message = tab.preview_face(str(ROOT / "README.md"))
     assert isinstance(image, skip) and "not an image" in message
+
+
+def test_a_bad_extra_photo_is_named(dcgan, tmp_path):
+    from methods.guide.face_input import FaceInputError
+
+    bad = tmp_path / "holiday.jpg"
+    bad.write_bytes(b"not a picture at all")
+    photo = next(iter(example_photos().values()))
+    with pytest.raises(FaceInputError, match=r"more photos, #1 \(holiday.jpg\): this file is not an image"):
+        guide.unlearn_identity(dcgan, photo, guide.GuideConfig(steps=1), extra_photos=[bad])

@@ -86,6 +86,22 @@ def test_seed_out_of_range():
     assert "Page seed" in refused(tab.show_page("1e99", page(0), None), 2)
 
 
+@pytest.mark.parametrize("seed", [-5, 2**63, 1e30, "abc", None])
+def test_page_seeds_from_the_browser_are_checked(seed):
+    out = tab.record_marks({"seed": seed, "marked": [True] + [False] * 63}, None)
+    assert "Page seed" in refused(out, 1)
+    assert "Page seed" in refused(unlearn({"seed": seed, "marked": [True] * 5 + [False] * 59}, None), 4)
+
+
+def test_a_refused_run_leaves_no_folder():
+    from spaces.common import RUNS_ROOT
+
+    listing = lambda: set(RUNS_ROOT.iterdir()) if RUNS_ROOT.exists() else set()  # noqa: E731
+    before = listing()
+    assert "too few labels" in refused(unlearn(page(0, {1, 2}), None), 4)
+    assert listing() == before
+
+
 def test_unlearn_runs_and_returns_everything():
     with_img, without_img, table, files, status = unlearn(page(0, {1, 6, 13, 19, 25, 33}), None)
     assert with_img.size[1] == 3 * (112 + 4) and without_img.size == with_img.size  # three labelled rows
