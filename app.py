@@ -9,6 +9,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import gradio as gr  # noqa: E402
 
 from spaces import amnesia, directions, features, identity  # noqa: E402
+from spaces.common import PRIVATE  # noqa: E402
 
 TITLE = "Unlearning Studio"
 # System fonts only: the default theme fetches web fonts, which an offline machine cannot reach.
@@ -37,8 +38,9 @@ def build_app() -> gr.Blocks:
         found["use_button"].click(
             directions.use_as_feature, found["use_inputs"],
             [feature_inputs["direction_state"], feature_inputs["banner"], feature_inputs["use_direction"], tabs],
+            api_visibility=PRIVATE,
         )
-        demo.load(*found["initial"])
+        demo.load(*found["initial"], api_visibility=PRIVATE)
     # Training runs share one slot per process (2 CPU cores); labelling events are light.
     demo.queue(default_concurrency_limit=4, max_size=32)
     return demo

@@ -12,7 +12,7 @@ from methods import selective_amnesia as sa
 from methods.backends import BackendError, load_generator
 from methods.backends.stable_diffusion import DEFAULT_MODEL
 from methods.runtime import RunResult, gpu_available
-from spaces.common import RunContext, TrainingSlot, config_slider, labelled_rows, result_table, user_errors
+from spaces.common import PRIVATE, RunContext, TrainingSlot, config_slider, labelled_rows, result_table, user_errors
 
 SD = "stable-diffusion"
 MODELS = {"digits cVAE (offline, trained here on scikit-learn's digits)": "digits-cvae",
@@ -70,10 +70,10 @@ def build() -> None:
                                    elem_id="sa-metrics")
             downloads = gr.File(label="Downloads: the forgotten model and its report", file_count="multiple",
                                 interactive=False)
-    model.change(model_defaults, [model], [lmbda, steps, forget, surrogate, sd_box])
+    model.change(model_defaults, [model], [lmbda, steps, forget, surrogate, sd_box], api_visibility=PRIVATE)
     SLOT.wire(run_btn, stop_btn, forget_concept,
               [model, forget, surrogate, lmbda, gamma, steps, seed, sd_model, forget_prompt, surrogate_prompt, replay, train_method],
-              [before, after, metrics, downloads, status], status)
+              [before, after, metrics, downloads, status], status, api_name="amnesia_forget")
 
 
 def model_defaults(model: str):

@@ -154,6 +154,9 @@ def format_value(x: Any) -> str:
 # ------------------------------------------------------------------------------------------------
 # The training slot: one per process, shared by every tab's long run
 # ------------------------------------------------------------------------------------------------
+PRIVATE = "private"  # an event the page uses that is not part of the public API (gradio_client cannot call it)
+
+
 class _GradioProgress:
     """Our ``progress(fraction, message)`` onto Gradio's ``progress(fraction, desc=...)``."""
 
@@ -193,9 +196,10 @@ class TrainingSlot:
         self.flags = CancelFlags()
 
     def wire(self, run_button: gr.Button, cancel_button: gr.Button, fn: Callable, inputs: list, outputs: list,
-             status: gr.Markdown) -> Any:
-        event = run_button.click(fn, inputs, outputs, concurrency_limit=1, concurrency_id="training")
-        cancel_button.click(self.cancel, None, [status], cancels=[event], queue=False)
+             status: gr.Markdown, api_name: str) -> Any:
+        """Run on the shared slot as the public endpoint ``api_name``; Cancel is the UI's own (not in the API)."""
+        event = run_button.click(fn, inputs, outputs, concurrency_limit=1, concurrency_id="training", api_name=api_name)
+        cancel_button.click(self.cancel, None, [status], cancels=[event], queue=False, api_visibility=PRIVATE)
         return event
 
     def cancel(self, request: gr.Request) -> str:

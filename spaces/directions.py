@@ -14,7 +14,7 @@ from PIL import Image
 from methods import directions as dirs
 from methods.backends import DEFAULT_FACE_GENERATOR, load_generator
 from methods.runtime import to_uint8
-from spaces.common import clamp_number, labelled_rows, user_errors
+from spaces.common import PRIVATE, clamp_number, labelled_rows, user_errors
 
 MAX_SLIDERS = 20
 MAX_SEED = 2**31 - 1
@@ -64,17 +64,15 @@ def build() -> dict[str, Any]:
 
     load_inputs = [method, generator, upload, count, max_shift, seed]
     load_outputs = [state, face, info, *sliders]
-    method.change(load_method, load_inputs, load_outputs)
-    upload.upload(load_method, load_inputs, load_outputs)
-    count.release(load_method, load_inputs, load_outputs)
-    max_shift.release(load_method, load_inputs, load_outputs)
-    for s in sliders:
-        s.release(render_face, [state, seed, *sliders], [face], queue=False, show_progress="hidden",
-                  trigger_mode="always_last")
-    seed.submit(render_face, [state, seed, *sliders], [face], show_progress="hidden")
-    random_btn.click(random_face, [state, *sliders], [seed, face], show_progress="hidden")
-    reset_btn.click(load_method, load_inputs, load_outputs)
-    strip_btn.click(show_strip, [state, which, max_shift], [strip])
+    method.change(load_method, load_inputs, load_outputs, api_name="directions_load")
+    for event in (upload.upload, count.release, max_shift.release, reset_btn.click):
+        event(load_method, load_inputs, load_outputs, api_visibility=PRIVATE)
+    for i, s in enumerate(sliders):  # one public endpoint renders a face; the other 19 sliders call it privately
+        s.release(render_face, [state, seed, *sliders], [face], queue=False, show_progress="hidden", trigger_mode="always_last",
+                  **({"api_name": "directions_render"} if i == 0 else {"api_visibility": PRIVATE}))
+    seed.submit(render_face, [state, seed, *sliders], [face], show_progress="hidden", api_visibility=PRIVATE)
+    random_btn.click(random_face, [state, *sliders], [seed, face], show_progress="hidden", api_visibility=PRIVATE)
+    strip_btn.click(show_strip, [state, which, max_shift], [strip], api_name="directions_strip")
     return {"use_button": use_btn, "use_inputs": [state, which, side],
             "initial": (load_method, load_inputs, load_outputs)}  # app.py runs it when a page opens (SeFa: < 1 s)
 

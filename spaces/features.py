@@ -14,7 +14,7 @@ from methods import feature_unlearning as fu
 from methods.backends import DEFAULT_FACE_GENERATOR, GeneratorBackend, load_generator, load_weights_into
 from methods.feature_unlearning.labels import LabelSet
 from methods.sample import sample_images
-from spaces.common import (TrainingSlot, clamp_number, config_slider, data_uri, labelled_rows, result_table,
+from spaces.common import (PRIVATE, TrainingSlot, clamp_number, config_slider, data_uri, labelled_rows, result_table,
                            user_errors)
 
 PAGE_SIZE = 64
@@ -124,14 +124,14 @@ def build() -> dict[str, Any]:
     # --------------------------------------------------------------------------------------------
     # Events
     # --------------------------------------------------------------------------------------------
-    grid.change(record_marks, [grid, labels], [labels, counts], queue=False, show_progress="hidden")
-    show_btn.click(show_page, [seed, grid, labels], [grid, labels, counts, seed], show_progress="hidden")
-    more_btn.click(next_page, [grid, labels], [grid, labels, counts, seed], show_progress="hidden")
-    save_btn.click(save_labels, [grid, labels], [labels_out])
-    labels_in.upload(load_labels, [labels_in], [grid, labels, counts, seed])
+    grid.change(record_marks, [grid, labels], [labels, counts], queue=False, show_progress="hidden", api_visibility=PRIVATE)
+    show_btn.click(show_page, [seed, grid, labels], [grid, labels, counts, seed], show_progress="hidden", api_visibility=PRIVATE)
+    more_btn.click(next_page, [grid, labels], [grid, labels, counts, seed], show_progress="hidden", api_visibility=PRIVATE)
+    save_btn.click(save_labels, [grid, labels], [labels_out], api_visibility=PRIVATE)
+    labels_in.upload(load_labels, [labels_in], [grid, labels, counts, seed], api_visibility=PRIVATE)
     SLOT.wire(run_btn, stop_btn, unlearn,
               [grid, labels, steps, batch, lr, alpha, thr, run_seed, probe, base_file, sent_direction, use_direction],
-              [with_img, without_img, metrics, downloads, status], status)
+              [with_img, without_img, metrics, downloads, status], status, api_name="features_unlearn")
     return {"direction_state": sent_direction, "banner": banner, "use_direction": use_direction}
 
 

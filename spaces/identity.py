@@ -58,9 +58,9 @@ def build() -> None:
             metrics = gr.Dataframe(headers=["metric (dlib)", "GUIDE", "baseline"], interactive=False, wrap=True, elem_id="id-metrics")
             downloads = gr.File(label="Downloads: the unlearned generator (GUIDE) and its report", file_count="multiple",
                                 interactive=False)
-    photo.change(preview_face, [photo], [preview, status])
+    photo.change(preview_face, [photo], [preview, status], api_name="identity_preview")
     SLOT.wire(run_btn, stop_btn, unlearn, [photo, others, steps, distance, with_baseline, seed],
-              [pipeline, views, preservation, metrics, downloads, status], status)
+              [pipeline, views, preservation, metrics, downloads, status], status, api_name="identity_unlearn")
 
 
 @user_errors(status=1, n_outputs=2)
