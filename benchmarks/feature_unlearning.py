@@ -136,7 +136,7 @@ def main() -> None:
         r, t = timed(fu.run, cfg, g, pos, neg)
         res.setdefault("msssim_step_s", {})[mode] = round(r.report["train_seconds"] / 20, 3)
     from spaces.features import _page
-    from methods.labels import LabelSet
+    from methods.feature_unlearning.labels import LabelSet
 
     labels_set = LabelSet("digiface-dcgan", 64)
     render_times = [timed(_page, g, seed, labels_set)[1] for seed in range(10)]

@@ -10,14 +10,15 @@ import gradio as gr
 
 from methods import selective_amnesia as sa
 from methods.backends import BackendError, load_generator
-from methods.backends.stable_diffusion import DEFAULT_MODEL
+from methods.backends.stable_diffusion import DEFAULT_MODEL, StableDiffusionBackend
 from methods.runtime import RunResult, gpu_available
+from spaces.models import offered_models, resolve_model
 from spaces.common import PRIVATE, RunContext, TrainingSlot, config_slider, labelled_rows, result_table, user_errors
 
 SD = "stable-diffusion"
 MODELS = {"digits cVAE (offline, trained here on scikit-learn's digits)": "digits-cvae",
           "digits diffusion — class-conditional DDPM (offline, trained here)": "digits-ddpm",
-          "Stable Diffusion (diffusers: Hub id or local folder — downloads weights, needs a GPU)": SD}
+          "Stable Diffusion (diffusers: a model from the operator's list — downloads weights, needs a GPU)": SD}
 CPU_PARAMETER_LIMIT = 50_000_000  # a real SD UNet (860 M) is refused on a CPU; small local pipelines run
 CLASSES = [str(i) for i in range(10)]
 SURROGATES = ["uniform noise"] + CLASSES
@@ -31,7 +32,7 @@ fine-tuned to generate the surrogate for that class, while **generative replay**
 and an **EWC penalty** (the Fisher information, estimated from the model's own samples) keep every other digit.
 A digits classifier — trained on a separate split, never used by the method — judges before and after.
 **Stable Diffusion**: forget a *prompt* (e.g. a celebrity) and remap it to a surrogate prompt; replay prompts are
-the concepts to keep. It loads any diffusers model id or local folder — this needs a network the first time and a GPU.
+the concepts to keep. It loads a model from the list the Space's operator set — this needs a network the first time and a GPU.
 """
 
 
@@ -43,7 +44,9 @@ def build() -> None:
             forget = gr.Dropdown(CLASSES, value="0", label="Concept to forget")
             surrogate = gr.Dropdown(SURROGATES, value="uniform noise", label="Remap it to (surrogate)")
             with gr.Group(visible=False) as sd_box:
-                sd_model = gr.Textbox(DEFAULT_MODEL, label="Stable Diffusion model (Hub id or local folder)", elem_id="sa-sd-model")
+                offered = list(offered_models())
+                sd_model = gr.Dropdown(offered, value=offered[0] if offered else None, label="Stable Diffusion model",
+                                       elem_id="sa-sd-model")
                 forget_prompt = gr.Textbox("Brad Pitt", label="Prompt to forget", elem_id="sa-forget-prompt")
                 surrogate_prompt = gr.Textbox("a middle-aged man", label="Surrogate prompt", elem_id="sa-surrogate-prompt")
                 replay = gr.Textbox("\n".join(sa.SD_REPLAY_PROMPTS), lines=4, label="Replay prompts — concepts to keep, one per line")
@@ -70,7 +73,7 @@ def build() -> None:
                                    elem_id="sa-metrics")
             downloads = gr.File(label="Downloads: the forgotten model and its report", file_count="multiple",
                                 interactive=False)
-    model.change(model_defaults, [model], [lmbda, steps, forget, surrogate, sd_box], api_visibility=PRIVATE)
+    model.change(model_defaults, [model], [lmbda, steps, forget, surrogate, sd_box, sd_model], api_visibility=PRIVATE)
     SLOT.wire(run_btn, stop_btn, forget_concept,
               [model, forget, surrogate, lmbda, gamma, steps, seed, sd_model, forget_prompt, surrogate_prompt, replay, train_method],
               [before, after, metrics, downloads, status], status, api_name="amnesia_forget")
@@ -81,7 +84,7 @@ def model_defaults(model: str):
     config = Config.for_model(MODELS.get(model, ""))
     prompts = MODELS.get(model) == SD
     return (gr.Slider(value=config.lmbda), gr.Slider(value=config.steps), gr.Dropdown(visible=not prompts),
-            gr.Dropdown(visible=not prompts), gr.Group(visible=prompts))
+            gr.Dropdown(visible=not prompts), gr.Group(visible=prompts), gr.Dropdown(choices=list(offered_models())))
 
 
 @user_errors(status=4, n_outputs=5)
@@ -107,20 +110,14 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
 def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, replay: str, train_method: str,
                    settings: dict[str, Any], ctx: RunContext):
     """The Stable Diffusion path: prompts instead of classes, a saved diffusers pipeline as the result."""
-    sd_model = (sd_model or "").strip()
-    if not sd_model:
-        raise ValueError("give a Stable Diffusion model id (e.g. CompVis/stable-diffusion-v1-4) or a local folder")
-    if len(sd_model) > 200:
-        raise ValueError("that model id is too long: a Hub id is 'owner/name'")
-    backend = load_generator(sd_model)
-    if not backend.open_vocabulary:
-        raise BackendError(f"'{sd_model}' is not a Stable Diffusion pipeline")
-    parameters = sum(p.numel() for p in backend.module.parameters())
+    model = resolve_model(sd_model)  # from the operator's list, never a path a visitor typed
+    parameters = StableDiffusionBackend.unet_parameters(model)  # before any weights are downloaded or read
     if parameters > CPU_PARAMETER_LIMIT and not gpu_available():
         raise BackendError(f"this UNet has {parameters / 1e6:.0f} M parameters: fine-tuning it needs a GPU, and this "
                            "machine has none. Run the command in the README's Stable Diffusion recipe on a GPU machine.")
+    backend = StableDiffusionBackend.load(model)
     config = Config.for_model(
-        sd_model, forget=(forget_prompt or "").strip(), surrogate=(surrogate_prompt or "").strip() or "noise",
+        model, forget=(forget_prompt or "").strip(), surrogate=(surrogate_prompt or "").strip() or "noise",
         replay_prompts=tuple(p.strip() for p in (replay or "").splitlines() if p.strip()), train_method=train_method,
         **settings)
     result = sa.forget(backend, config, **ctx.kwargs())

@@ -90,6 +90,12 @@ class GeneratorBackend(ABC):
             p.requires_grad_(True)
         return type(self)(clone, self.config)
 
+    def copy_to(self, device: torch.device | str) -> "GeneratorBackend":
+        """A frozen copy on ``device``: how a run on a GPU gets the original there without moving the shared
+        instance, which other visitors' runs read at the same time."""
+        clone = copy.deepcopy(self.module).to(device)
+        return type(self)(clone, self.config).frozen()
+
     # --- sampling -----------------------------------------------------------------------
     @property
     def latent_shape(self) -> tuple[int, ...]:

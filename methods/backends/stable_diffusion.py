@@ -74,7 +74,7 @@ class StableDiffusionBackend(GeneratorBackend):
         diffusers_logging.disable_progress_bar()
         try:
             pipeline = StableDiffusionPipeline.from_pretrained(str(model), torch_dtype=dtype, safety_checker=None,
-                                                               requires_safety_checker=False)
+                                                               requires_safety_checker=False, use_safetensors=True)
         except Exception as exc:  # OSError offline, ValueError/EnvironmentError for a wrong folder
             reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0].split(". ")[0][:160]
             raise BackendError(
@@ -88,6 +88,23 @@ class StableDiffusionBackend(GeneratorBackend):
         if provenance.is_file():
             config = {**json.loads(provenance.read_text()).get("config", {}), **config}
         return cls.from_pipeline(pipeline, str(model), **config)
+
+    @classmethod
+    def unet_parameters(cls, model: str | Path) -> int:
+        """The UNet's parameter count from its config alone (a few KB; no weights are read or downloaded):
+        what a size and device check needs before a download."""
+        from diffusers import UNet2DConditionModel
+
+        try:
+            config = UNet2DConditionModel.load_config(str(model), subfolder="unet")
+        except Exception as exc:  # offline, a missing repository or folder
+            reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0].split(". ")[0][:160]
+            raise BackendError(f"Stable Diffusion weights for '{model}' are not available here ({reason}). They "
+                               "download from the Hugging Face Hub on a machine with a network (several GB; a GPU is "
+                               "needed to fine-tune them).") from exc
+        with torch.device("meta"):
+            unet = UNet2DConditionModel.from_config(config)
+        return sum(p.numel() for p in unet.parameters())
 
     @classmethod
     def from_pipeline(cls, pipeline: Any, model: str = "in-memory", **config: Any) -> "StableDiffusionBackend":
@@ -119,6 +136,10 @@ class StableDiffusionBackend(GeneratorBackend):
         pipeline = type(self.pipeline)(**components)
         pipeline.set_progress_bar_config(disable=True)
         return type(self)(clone, self.config, pipeline, self.conditions)
+
+    def copy_to(self, device: torch.device | str) -> "StableDiffusionBackend":
+        """A pipeline is loaded for each run (never cached and shared), so the run may move its own."""
+        return self.to(device)
 
     def enable_gradient_checkpointing(self) -> None:
         self.module.enable_gradient_checkpointing()

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..backends import GeneratorBackend
-from ..runtime import CancelFn, ProgressFn, check_cancel, make_accelerator, report_progress, seed_everything, use_all_cores
+from ..runtime import CancelFn, ProgressFn, check_cancel, make_accelerator, on_device, report_progress, seed_everything, use_all_cores
 from ..runtime.config import BoundedConfig, bounded, choice
 from .matrix import VARIANTS, DirectionMatrix
 from .reconstructor import Reconstructor
@@ -83,7 +83,7 @@ def train_voynov(
         groups.append({"params": matrix.parameters(), "lr": config.lr_matrix})
     optimizer = torch.optim.Adam(groups)
     reconstructor, matrix, optimizer = accelerator.prepare(reconstructor, matrix, optimizer)
-    backend.module.to(accelerator.device)
+    generator = on_device(backend, accelerator.device)  # the shared generator itself is never moved
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     for step in range(config.steps):
@@ -91,10 +91,10 @@ def train_voynov(
         z = torch.randn((config.batch_size, backend.latent_dim), generator=sampler).to(accelerator.device)
         index, eps = (t.to(accelerator.device) for t in sample_shifts(config.batch_size, config.k, config.epsilon_min, config.epsilon_max, sampler))
         with torch.no_grad():
-            original = backend.decode(z)
+            original = generator.decode(z)
         # Gradients reach A only through G(z + shift): with a fixed A the shifted pass needs none.
         with torch.set_grad_enabled(config.train_matrix):
-            shifted = backend.decode(z + matrix.shift(index, eps))
+            shifted = generator.decode(z + matrix.shift(index, eps))
         logits, eps_hat = reconstructor(original, shifted)
         loss_cls = nn.functional.cross_entropy(logits, index)
         loss_reg = (eps_hat - eps).abs().mean()
@@ -109,7 +109,6 @@ def train_voynov(
             report_progress(progress, (step + 1) / config.steps, f"step {step + 1}/{config.steps}  batch accuracy {acc:.2f}")
     seconds = time.perf_counter() - started
     matrix, reconstructor = accelerator.unwrap_model(matrix).cpu(), accelerator.unwrap_model(reconstructor).cpu()
-    backend.module.cpu()
     return VoynovResult(matrix.eval(), reconstructor.eval(), config, seconds, history)
 
 

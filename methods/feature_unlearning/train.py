@@ -63,8 +63,7 @@ def run(
         source = {"labels": None, "given_direction": True}
     sampler = seed_everything(config.seed)
     setup = prepare_training(backend, config.lr, betas=(0.5, 0.999), mixed_precision=config.mixed_precision)
-    teacher, student = backend, setup.student  # the teacher is frozen and shared: only read
-    teacher.module.to(setup.device)
+    teacher, student = setup.teacher(backend), setup.student  # the frozen original, read on the training device
 
     losses: list[dict[str, float]] = []
     started = time.perf_counter()
@@ -81,7 +80,6 @@ def run(
     train_seconds = time.perf_counter() - started
 
     setup.finish()
-    teacher.module.cpu()
     report: dict[str, Any] = {
         "method": "feature_unlearning",
         "generator": backend.name,
@@ -96,7 +94,7 @@ def run(
     if config.eval_samples:
         report_progress(progress, 1.0, "evaluating on held-out latents")
         heldout = backend.sample_latents(config.eval_samples, seed=config.seed + 1_000_003)
-        report["heldout"] = evaluate(teacher, student, direction, heldout)
+        report["heldout"] = evaluate(backend, student, direction, heldout)
     result = FeatureUnlearningResult(student, direction, report, out_dir, losses)
     if out_dir is not None:
         save_result(result, Path(out_dir))

@@ -33,7 +33,7 @@ def neighbour_offsets(source: torch.Tensor, random_w: torch.Tensor, alpha_max: f
     """Δ_i = α_i (w_r,i − w_u)/‖w_r,i − w_u‖ with α_i ~ U(0, alpha_max): steps from w_u towards random faces."""
     direction = (random_w - source).flatten(1)
     direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    alpha = torch.rand(len(random_w), 1, generator=g) * alpha_max
+    alpha = torch.rand(len(random_w), 1, generator=g).to(direction.device) * alpha_max  # drawn on the CPU: reproducible
     return (alpha * direction).reshape(random_w.shape)
 
 

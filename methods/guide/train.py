@@ -33,42 +33,43 @@ def run(config: GuideConfig, backend: WSpaceBackend, source_w: torch.Tensor, pro
     g = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     stats = latent_stats(backend)
-    source_w = source_w.reshape(1, *backend.w_shape).to(backend.device)
+    setup = prepare_training(backend, config.lr, trainable=backend.synthesis_parameter_names())
+    accelerator, module, device = setup.accelerator, setup.unwrapped(), setup.device
+    teacher = setup.teacher(backend)  # the frozen original on the training device: targets and kept faces
+    mean = stats.mean.to(device)
+    source_w = source_w.reshape(1, *backend.w_shape).to(device)
     if config.baseline:
-        target_w = stats.mean.clone()
+        target_w = mean.clone()
     else:  # the formula can leave the valid set (negative activations): project back onto it
-        target_w = backend.project_w(ufo_target(source_w, stats.mean, config.d * stats.radius))
+        target_w = backend.project_w(ufo_target(source_w, mean, config.d * stats.radius))
     alpha_max = config.alpha_max * stats.radius
     n_adjacent, n_global = (0, 0) if config.baseline else (config.n_adjacent, config.n_global)
     perceptual = perceptual_name(config)
     use_id = config.lambda_id > 0 and identity_model() is not None
 
-    setup = prepare_training(backend, config.lr, trainable=backend.synthesis_parameter_names())
-    accelerator, module = setup.accelerator, setup.unwrapped()
     trainable = set(setup.trainable)
     history = []
     for step in range(config.steps):
         check_cancel(cancel)
-        source = source_w.to(accelerator.device)
-        target = target_w.to(accelerator.device)
+        source, target = source_w, target_w
         if n_adjacent:
-            random_w = far_random_w(backend, source, n_adjacent, 0.0, g)
+            random_w = far_random_w(teacher, source, n_adjacent, 0.0, g)
             offsets = neighbour_offsets(source, random_w, alpha_max, g)
             source = torch.cat([source, source + offsets])
             target = torch.cat([target, backend.project_w(target + offsets)])
         with torch.no_grad():
-            x_t, feats_t = backend.synthesize(target, return_features=True)
+            x_t, feats_t = teacher.synthesize(target, return_features=True)
         x_u, feats_u = backend.synthesize(source, return_features=True, module=module)
         per_pair = local_loss(x_u, feats_u, x_t, feats_t, config, perceptual, use_id)
         loss_local = per_pair[0]
-        loss_adj = per_pair[1:].mean() if n_adjacent else torch.zeros(())
+        loss_adj = per_pair[1:].mean() if n_adjacent else torch.zeros((), device=device)
         loss = loss_local + config.lambda_adj * loss_adj
-        loss_global = torch.zeros(())
+        loss_global = torch.zeros((), device=device)
         if n_global:
-            global_w = far_random_w(backend, source_w, n_global, alpha_max, g)
+            global_w = far_random_w(teacher, source_w, n_global, alpha_max, g)
             with torch.no_grad():
-                x_s = backend.synthesize(global_w)
-            loss_global = perceptual_distance(backend.synthesize(global_w, module=module), x_s, perceptual).mean()
+                x_s = teacher.synthesize(global_w)
+            loss_global = perceptual_distance(teacher.synthesize(global_w, module=module), x_s, perceptual).mean()
             loss = loss + config.lambda_global * loss_global
         setup.optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)

@@ -9,11 +9,11 @@ from .config import BoundedConfig, bounded, ui_bounds
 from .device import gpu_available, make_accelerator, peak_memory, seed_everything, use_all_cores
 from .progress import CancelFn, Cancelled, ProgressFn, check_cancel, report_progress, report_step, subrange
 from .results import MetricRow, RunResult, save_run, to_jsonable, to_uint8, write_json
-from .training import TrainingSetup, prepare_training
+from .training import TrainingSetup, on_device, prepare_training
 
 __all__ = [
     "BoundedConfig", "CancelFn", "Cancelled", "MetricRow", "ProgressFn", "RunResult", "TrainingSetup", "bounded",
-    "check_cancel", "gpu_available", "make_accelerator", "peak_memory", "prepare_training", "report_progress",
+    "check_cancel", "gpu_available", "make_accelerator", "on_device", "peak_memory", "prepare_training", "report_progress",
     "report_step", "save_run", "seed_everything", "subrange", "to_jsonable", "to_uint8", "ui_bounds",
     "use_all_cores", "write_json",
 ]

@@ -24,6 +24,10 @@ class TrainingSetup:
     def device(self) -> torch.device:
         return self.accelerator.device
 
+    def teacher(self, backend: "GeneratorBackend") -> "GeneratorBackend":
+        """The frozen original on the training device (see :func:`on_device`)."""
+        return on_device(backend, self.device)
+
     def unwrapped(self) -> torch.nn.Module:
         """The student's module without accelerate's wrapper (for functional calls and penalties)."""
         return self.accelerator.unwrap_model(self.student.module)
@@ -32,6 +36,12 @@ class TrainingSetup:
         """Unwrap, move to the CPU (results are shown and saved from there), freeze, and return the student."""
         self.student.module = self.unwrapped().cpu()
         return self.student.frozen()
+
+
+def on_device(backend: "GeneratorBackend", device: torch.device) -> "GeneratorBackend":
+    """The frozen original where the run computes: the shared instance itself when it is already there (a CPU
+    run), else a frozen copy on ``device``. The shared instance is never moved or changed."""
+    return backend if backend.device == torch.device(device) else backend.copy_to(device)
 
 
 def prepare_training(backend: "GeneratorBackend", lr: float, *, betas: tuple[float, float] = (0.9, 0.999),

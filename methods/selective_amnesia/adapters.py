@@ -88,8 +88,9 @@ class CVAEAdapter(AmnesiaAdapter):
 
     @torch.no_grad()
     def sample(self, c, generator):
-        z = torch.randn((len(c), self.backend.module.latent), generator=generator)
-        return torch.sigmoid(self.backend.module.decode_logits(z, c))
+        z = torch.randn((len(c), self.backend.module.latent), generator=generator)  # drawn on the CPU: reproducible
+        device = self.backend.device
+        return torch.sigmoid(self.backend.module.decode_logits(z.to(device), c.to(device)))
 
     def noise_like(self, n, generator):
         return torch.randn((n, self.backend.module.latent), generator=generator)

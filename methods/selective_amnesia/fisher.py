@@ -54,7 +54,8 @@ def fisher_diagonal(adapter: AmnesiaAdapter, n_samples: int = 2000, batch_size: 
         x = adapter.sample(c, g)
         if adapter.vmappable:
             per_sample_grad = vmap(grad(adapter.per_sample_loss), in_dims=(None, 0, 0, 0))
-            grads = per_sample_grad(params, x, adapter.condition_input(c), adapter.noise_like(m, g))
+            device = module_device(module)
+            grads = per_sample_grad(params, x.to(device), adapter.condition_input(c).to(device), adapter.noise_like(m, g).to(device))
             for k in fisher:
                 fisher[k] += grads[k].pow(2).sum(0)
         else:

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from ..backends import GeneratorBackend
-from ..runtime import (CancelFn, ProgressFn, check_cancel, peak_memory, prepare_training, report_step, seed_everything,
-                       subrange)
+from ..runtime import (CancelFn, ProgressFn, check_cancel, make_accelerator, on_device, peak_memory, prepare_training,
+                       report_step, seed_everything, subrange)
 from .adapters import AmnesiaAdapter, adapter_for
 from .config import AmnesiaConfig
 from .fisher import ewc_penalty, fisher_diagonal
@@ -36,22 +36,22 @@ def run(config: AmnesiaConfig, backend: GeneratorBackend, progress: Optional[Pro
     """
     backend = config.bind(backend)
     config.validate(backend)
-    original = adapter_for(backend, config)
-    setup = prepare_training(backend, config.lr, trainable=original.trainable_names(backend.module),
-                             mixed_precision=config.mixed_precision, gradient_checkpointing=config.gradient_checkpointing)
+    accelerator = make_accelerator(config.mixed_precision)
+    original = adapter_for(on_device(backend, accelerator.device), config)  # samples the replay on the training device
+    setup = prepare_training(backend, config.lr, trainable=original.trainable_names(backend.module), accelerator=accelerator,
+                             gradient_checkpointing=config.gradient_checkpointing)
     setup.student.module.train()
     g = seed_everything(config.seed)
     if setup.accelerator.process_index:
         g.manual_seed(config.seed + 7919 * setup.accelerator.process_index)
     device = setup.device
-    backend.to(device)  # the frozen original samples the replay on the training device
     started = time.perf_counter()
     fisher = fisher_diagonal(original, config.fisher_samples, seed=config.seed,
                              progress=subrange(progress, 0, FISHER_SHARE), cancel=cancel)
     fisher_s = time.perf_counter() - started
 
     names = set(setup.trainable)
-    anchor = {k: v.detach().clone().float() for k, v in backend.module.named_parameters() if k in names}
+    anchor = {k: v.detach().clone().float() for k, v in original.backend.module.named_parameters() if k in names}
     forget_idx = backend.condition_index(config.forget)
     remember = torch.tensor([i for i in range(len(backend.conditions)) if i != forget_idx])
     surrogate_idx = None if config.surrogate == "noise" else backend.condition_index(config.surrogate)

@@ -126,3 +126,18 @@ def test_save_run_returns_every_file_it_wrote(dcgan, tmp_path):
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted(p.name for p in paths)
     result = RunResult("test", dcgan, ["before", "after"], [], {}, report, paths)
     assert result.table() == []
+
+
+def test_every_import_of_the_library_resolves():
+    """Benchmarks, scripts, tabs and tests import only what exists, including imports inside functions
+    (which nothing else would catch until that line runs)."""
+    import importlib
+
+    for folder in ("benchmarks", "scripts", "spaces", "tests", "methods"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] in ("methods", "spaces"):
+                    module = importlib.import_module(node.module)
+                    for alias in node.names:
+                        assert hasattr(module, alias.name) or importlib.util.find_spec(f"{node.module}.{alias.name}"), \
+                            f"{path.relative_to(ROOT)}: from {node.module} import {alias.name}"

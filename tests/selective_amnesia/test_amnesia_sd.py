@@ -111,10 +111,12 @@ def test_cli_on_a_local_pipeline(tiny_dir, tmp_path):
 
 def test_tab_runs_a_local_pipeline_and_explains_what_it_cannot_load(tiny_dir, monkeypatch):
     from spaces import amnesia as tab
+    from spaces import models
 
+    monkeypatch.setenv(models.DIR_VARIABLE, str(tiny_dir.parent))  # the operator's models folder
     sd_label = next(k for k, v in tab.MODELS.items() if v == "stable-diffusion")
     quiet = dict(request=None, progress=lambda *a, **k: None)
-    args = [sd_label, "0", "uniform noise", 50, 1, 5, 0, str(tiny_dir), "Brad Pitt", "a middle-aged man",
+    args = [sd_label, "0", "uniform noise", 50, 1, 5, 0, f"{tiny_dir.name} (local)", "Brad Pitt", "a middle-aged man",
             "a photo of a dog\n\na red car\n", "xattn"]
     before, after, rows, files, status = tab.forget_concept(*args, **quiet)
     assert status.startswith("Done") and before.size == after.size and len(rows.value["data"]) == 8
@@ -122,9 +124,23 @@ def test_tab_runs_a_local_pipeline_and_explains_what_it_cannot_load(tiny_dir, mo
     assert any(f.endswith("diffusion_pytorch_model.safetensors") for f in files)
     skip = type(gr.skip())
     for change, message in [({7: "CompVis/stable-diffusion-v1-4"}, "not available here"), ({8: ""}, "empty"),
-                            ({8: "word " * 120}, "too long"), ({10: ""}, "replay prompt"), ({7: " "}, "model id")]:
+                            ({8: "word " * 120}, "too long"), ({10: ""}, "replay prompt")]:
         out = tab.forget_concept(*[change.get(i, a) for i, a in enumerate(args)], **quiet)
         assert all(isinstance(o, skip) for o in out[:4]) and message in out[4], out[4]
     monkeypatch.setattr(tab, "CPU_PARAMETER_LIMIT", 1000)
     out = tab.forget_concept(*args, **quiet)
     assert "needs a GPU" in out[4]
+
+
+@pytest.mark.parametrize("choice", ["/root/.ssh", "/nonexistent", "../tiny", "owner/not-listed", "x" * 10_000, None])
+def test_the_tab_loads_only_models_from_the_operators_list(tiny_dir, monkeypatch, choice):
+    """A path or an unlisted id gets one message that says nothing about the server (no probing)."""
+    from spaces import amnesia as tab
+    from spaces import models
+
+    monkeypatch.setenv(models.DIR_VARIABLE, str(tiny_dir.parent))
+    sd_label = next(k for k, v in tab.MODELS.items() if v == "stable-diffusion")
+    out = tab.forget_concept(sd_label, "0", "uniform noise", 50, 1, 5, 0, choice, "Brad Pitt", "a man", "a dog", "xattn",
+                             request=None, progress=lambda *a, **k: None)
+    assert out[4] == f"⚠️ {models.NOT_OFFERED}"
+    assert f"{tiny_dir.name} (local)" in models.offered_models() and "CompVis/stable-diffusion-v1-4" in models.offered_models()

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+MODELS_DIR = Path(tempfile.gettempdir()) / f"studio-models-{os.getpid()}"  # the operator's models folder for the app under test
 pytestmark = pytest.mark.browser
 
 
@@ -30,7 +32,8 @@ def app_url():
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: run `bash scripts/setup.sh --test`")
     port = _free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+    MODELS_DIR.mkdir(parents=True, exist_ok=True)  # the operator's models folder (the SD test puts a tiny pipeline there)
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "STUDIO_MODELS_DIR": str(MODELS_DIR)}
     started = time.perf_counter()
     SHOTS.mkdir(parents=True, exist_ok=True)
     log = open(SHOTS / "app.log", "w")  # a file, not a pipe: an unread pipe fills up and blocks the server
@@ -134,17 +137,18 @@ def test_amnesia_forget_a_digit(browser, app_url):
 def test_amnesia_stable_diffusion_path(browser, app_url, tmp_path):
     from methods.backends.stable_diffusion import StableDiffusionBackend, tiny_pipeline
 
-    StableDiffusionBackend.from_pipeline(tiny_pipeline(), "tiny").save(tmp_path / "tiny-sd")
+    StableDiffusionBackend.from_pipeline(tiny_pipeline(), "tiny").save(MODELS_DIR / "tiny-sd")
     page = _open_tab(browser, app_url, "Amnesia")
     page.locator("#sa-model input").click()
     page.get_by_role("option", name="Stable Diffusion", exact=False).click()
-    page.wait_for_selector("#sa-sd-model textarea", state="visible", timeout=10_000)
+    page.wait_for_selector("#sa-sd-model input", state="visible", timeout=10_000)
     # the default Hub model cannot download here: a message, not a traceback
     page.locator("#sa-run").click()
     page.wait_for_function("document.querySelector('#sa-status')?.innerText?.includes('not available here')", timeout=60_000)
     page.screenshot(path=str(SHOTS / "amnesia-sd-offline.png"), full_page=True)
     # a local pipeline folder runs the whole path (a tiny random-weight pipeline: plumbing, not pictures)
-    page.locator("#sa-sd-model textarea").fill(str(tmp_path / "tiny-sd"))
+    page.locator("#sa-sd-model input").click()  # the operator's list, refreshed when Stable Diffusion was picked
+    page.get_by_role("option", name="tiny-sd (local)").click()
     _open_settings(page)
     _set_slider(page, "Steps", 100)
     page.locator("#sa-run").click()
