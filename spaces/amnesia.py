@@ -12,8 +12,16 @@ from methods import selective_amnesia as sa
 from methods.backends import BackendError, load_generator
 from methods.backends.stable_diffusion import DEFAULT_MODEL, StableDiffusionBackend
 from methods.runtime import RunResult, gpu_available
+from spaces.common import (
+    PRIVATE,
+    RunContext,
+    TrainingSlot,
+    config_slider,
+    labelled_rows,
+    result_table,
+    user_errors,
+)
 from spaces.models import offered_models, resolve_model
-from spaces.common import PRIVATE, RunContext, TrainingSlot, config_slider, labelled_rows, result_table, user_errors
 
 SD = "stable-diffusion"
 MODELS = {"digits cVAE (offline, trained here on scikit-learn's digits)": "digits-cvae",
@@ -40,13 +48,15 @@ def build() -> None:
     gr.Markdown(INTRO)
     with gr.Row():
         with gr.Column(scale=1):
-            model = gr.Dropdown(list(MODELS), value=list(MODELS)[0], label="Model", elem_id="sa-model")
-            forget = gr.Dropdown(CLASSES, value="0", label="Concept to forget")
-            surrogate = gr.Dropdown(SURROGATES, value="uniform noise", label="Remap it to (surrogate)")
+            # allow_custom_value: an API caller's value outside the list reaches the handler, whose checks answer in
+            # plain words (Gradio's own check would answer with its library text)
+            model = gr.Dropdown(list(MODELS), value=list(MODELS)[0], label="Model", elem_id="sa-model", allow_custom_value=True)
+            forget = gr.Dropdown(CLASSES, value="0", label="Concept to forget", allow_custom_value=True)
+            surrogate = gr.Dropdown(SURROGATES, value="uniform noise", label="Remap it to (surrogate)", allow_custom_value=True)
             with gr.Group(visible=False) as sd_box:
                 offered = list(offered_models())
                 sd_model = gr.Dropdown(offered, value=offered[0] if offered else None, label="Stable Diffusion model",
-                                       elem_id="sa-sd-model")
+                                       elem_id="sa-sd-model", allow_custom_value=True)  # resolve_model decides
                 forget_prompt = gr.Textbox("Brad Pitt", label="Prompt to forget", elem_id="sa-forget-prompt")
                 surrogate_prompt = gr.Textbox("a middle-aged man", label="Surrogate prompt", elem_id="sa-surrogate-prompt")
                 replay = gr.Textbox("\n".join(sa.SD_REPLAY_PROMPTS), lines=4, label="Replay prompts — concepts to keep, one per line")

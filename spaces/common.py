@@ -11,8 +11,8 @@ import shutil
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import gradio as gr
@@ -21,7 +21,6 @@ from PIL import Image, ImageDraw, ImageFont
 
 from methods.backends import BackendError
 from methods.runtime import Cancelled, RunResult, ui_bounds
-from methods.runtime.config import coerce_number
 
 log = logging.getLogger("unlearning_studio")
 RUNS_ROOT = Path(tempfile.gettempdir()) / "unlearning-studio-runs"
@@ -131,11 +130,6 @@ def labelled_rows(rows: dict[str, np.ndarray], tile: int = 112, label_width: int
     return canvas
 
 
-def clamp_number(value: Any, low: float, high: float, name: str, integer: bool = False) -> float:
-    """Validate a numeric UI input (Gradio may pass None, NaN, or text from the API)."""
-    return coerce_number(value, low, high, name, integer)
-
-
 def config_slider(config_cls: type, name: str, label: str, **kwargs: Any) -> gr.Slider:
     """A slider whose range, step and default are the config field's (declared once, in the config)."""
     low, high, step = ui_bounds(config_cls, name)
@@ -172,16 +166,9 @@ class RunContext:
     """One run of a tab: where it writes (created by the method's save, so a refused request leaves no folder),
     its progress bar and its session's cancel flag. ``methods`` entry points take ``**ctx.kwargs()``."""
 
-    kind: str
+    out_dir: Path
     progress: Callable[[float, str], None]
     cancel: Callable[[], bool]
-    _out_dir: Optional[Path] = field(default=None, repr=False)
-
-    @property
-    def out_dir(self) -> Path:
-        if self._out_dir is None:
-            self._out_dir = new_run_dir(self.kind)
-        return self._out_dir
 
     def kwargs(self) -> dict[str, Any]:
         return {"out_dir": self.out_dir, "progress": self.progress, "cancel": self.cancel}
@@ -207,4 +194,4 @@ class TrainingSlot:
         return "Cancelling…"
 
     def start(self, request: Optional[gr.Request], progress: Any) -> RunContext:
-        return RunContext(self.kind, _GradioProgress(progress), self.flags.start(session_id(request)))
+        return RunContext(new_run_dir(self.kind), _GradioProgress(progress), self.flags.start(session_id(request)))

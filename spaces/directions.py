@@ -14,7 +14,8 @@ from PIL import Image
 from methods import directions as dirs
 from methods.backends import DEFAULT_FACE_GENERATOR, load_generator
 from methods.runtime import to_uint8
-from spaces.common import PRIVATE, clamp_number, labelled_rows, user_errors
+from methods.runtime.config import coerce_number
+from spaces.common import PRIVATE, labelled_rows, user_errors
 
 MAX_SLIDERS = 20
 MAX_SEED = 2**31 - 1
@@ -38,7 +39,8 @@ def build() -> dict[str, Any]:
     gr.Markdown(INTRO)
     with gr.Row():
         method = gr.Radio(list(METHOD_LABELS), value=list(METHOD_LABELS)[0], label="Method", scale=2)
-        generator = gr.Dropdown([DEFAULT_FACE_GENERATOR], value=DEFAULT_FACE_GENERATOR, label="Generator", scale=1)
+        generator = gr.Dropdown([DEFAULT_FACE_GENERATOR], value=DEFAULT_FACE_GENERATOR, label="Generator", scale=1,
+                                allow_custom_value=True)  # load_method checks it, in plain words
         upload = gr.File(label="…or load a directions.safetensors", file_types=[".safetensors"], type="filepath", scale=1)
     with gr.Row():
         with gr.Column(scale=2):
@@ -88,9 +90,11 @@ def _face_image(backend, latent) -> Image.Image:
 @user_errors(status=2, n_outputs=3 + MAX_SLIDERS)
 def load_method(method_label: str, generator_name: str, upload_path: Optional[str], count: Any, max_shift: Any, seed: Any):
     """Load the directions of the chosen method (or an uploaded file) and reset the sliders."""
-    n = int(clamp_number(count, 1, MAX_SLIDERS, "Directions shown", integer=True))
-    eps = clamp_number(max_shift, 0.5, 50, "Slider range")
-    seed = int(clamp_number(seed, 0, MAX_SEED, "Seed", integer=True))
+    n = int(coerce_number(count, 1, MAX_SLIDERS, "Directions shown", integer=True))
+    eps = coerce_number(max_shift, 0.5, 50, "Slider range")
+    seed = int(coerce_number(seed, 0, MAX_SEED, "Seed", integer=True))
+    if generator_name != DEFAULT_FACE_GENERATOR:  # a name from the list, never a folder on the server
+        raise ValueError(f"unknown generator: this tab shows '{DEFAULT_FACE_GENERATOR}'")
     backend = load_generator(generator_name)
     if upload_path:
         directions, report = dirs.load_directions(upload_path, backend.latent_dim)
@@ -120,8 +124,8 @@ def _require(state: Optional[dict]) -> dict:
 def render_face(state: Optional[dict], seed: Any, *values: Any) -> Image.Image:
     """The face of ``seed`` moved by every slider (the live view)."""
     state = _require(state)
-    seed = int(clamp_number(seed, 0, MAX_SEED, "Seed", integer=True))
-    coefficients = [clamp_number(v, -50, 50, "Slider value") for v in values]
+    seed = int(coerce_number(seed, 0, MAX_SEED, "Seed", integer=True))
+    coefficients = [coerce_number(v, -50, 50, "Slider value") for v in values]
     backend = load_generator(state["generator"])
     latent = dirs.shift_latent(backend.sample_latents(1, seed)[0], state["directions"], coefficients)
     return _face_image(backend, latent)
@@ -138,8 +142,8 @@ def show_strip(state: Optional[dict], which: Any, max_shift: Any) -> Image.Image
     """Direction ``which`` from -ε to +ε on six faces."""
     state = _require(state)
     k = len(state["directions"])
-    index = int(clamp_number(which, 1, k, "Direction #", integer=True)) - 1
-    eps = clamp_number(max_shift, 0.5, 50, "Slider range")
+    index = int(coerce_number(which, 1, k, "Direction #", integer=True)) - 1
+    eps = coerce_number(max_shift, 0.5, 50, "Slider range")
     backend = load_generator(state["generator"])
     images = to_uint8(dirs.direction_strip(backend, state["directions"][index], list(range(6)), eps))
     cols = len(images) // 6
@@ -152,7 +156,7 @@ def use_as_feature(state: Optional[dict], which: Any, side: str):
     """Send a direction to the Features tab as the feature to unlearn, and switch to that tab."""
     state = _require(state)
     k = len(state["directions"])
-    index = int(clamp_number(which, 1, k, "Direction #", integer=True)) - 1
+    index = int(coerce_number(which, 1, k, "Direction #", integer=True)) - 1
     sign = -1.0 if side.startswith("−") else 1.0
     vector = (sign * np.asarray(state["directions"][index], dtype=np.float32)).tolist()
     desc = state["descriptions"][index] if index < len(state["descriptions"]) else ""

@@ -11,11 +11,24 @@ from typing import Any, Optional
 import gradio as gr
 
 from methods import feature_unlearning as fu
-from methods.backends import DEFAULT_FACE_GENERATOR, GeneratorBackend, load_generator, load_weights_into
+from methods.backends import (
+    DEFAULT_FACE_GENERATOR,
+    GeneratorBackend,
+    load_generator,
+    load_weights_into,
+)
 from methods.feature_unlearning.labels import LabelSet
+from methods.runtime.config import coerce_number
 from methods.sample import sample_images
-from spaces.common import (PRIVATE, TrainingSlot, clamp_number, config_slider, data_uri, labelled_rows, result_table,
-                           user_errors)
+from spaces.common import (
+    PRIVATE,
+    TrainingSlot,
+    config_slider,
+    data_uri,
+    labelled_rows,
+    result_table,
+    user_errors,
+)
 
 PAGE_SIZE = 64
 MAX_SEED = 2**31 - 1
@@ -142,7 +155,7 @@ def _labels(state: Optional[LabelSet], grid_value: Optional[dict]) -> LabelSet:
     """The session's labels including the page on screen (every visible page counts as labelled)."""
     labels = state if isinstance(state, LabelSet) else LabelSet(DEFAULT_FACE_GENERATOR, PAGE_SIZE)
     if isinstance(grid_value, dict) and "seed" in grid_value and isinstance(grid_value.get("marked"), list):
-        seed = int(clamp_number(grid_value["seed"], 0, MAX_SEED, "Page seed", integer=True))  # the browser's value: untrusted
+        seed = int(coerce_number(grid_value["seed"], 0, MAX_SEED, "Page seed", integer=True))  # the browser's value: untrusted
         labels.mark_page(seed, [bool(m) for m in grid_value["marked"]][:PAGE_SIZE])
     return labels
 
@@ -176,7 +189,7 @@ def record_marks(grid_value: dict, state: Optional[LabelSet]):
 @user_errors(status=2, n_outputs=4)
 def show_page(seed: Any, grid_value: dict, state: Optional[LabelSet]):
     """Show the page of ``seed`` (its earlier marks, if any, come back with it)."""
-    seed = int(clamp_number(seed, 0, MAX_SEED, "Page seed", integer=True))
+    seed = int(coerce_number(seed, 0, MAX_SEED, "Page seed", integer=True))
     return _show(seed, _labels(state, grid_value))
 
 

@@ -11,7 +11,13 @@ import gradio as gr
 from methods import guide
 from methods.backends import DEFAULT_FACE_GENERATOR, load_generator
 from methods.guide.face_input import align_face, example_photos
-from spaces.common import TrainingSlot, config_slider, labelled_rows, result_table, user_errors
+from spaces.common import (
+    TrainingSlot,
+    config_slider,
+    labelled_rows,
+    result_table,
+    user_errors,
+)
 
 SLOT = TrainingSlot("identity")
 Config = guide.GuideConfig

@@ -13,11 +13,10 @@ import os
 import re
 from pathlib import Path
 
-from methods.backends.stable_diffusion import DEFAULT_MODEL
+from methods.backends.stable_diffusion import DEFAULT_MODEL, HUB_ID
 
 IDS_VARIABLE, DIR_VARIABLE = "STUDIO_SD_MODELS", "STUDIO_MODELS_DIR"
 NOT_OFFERED = "this model is not offered here: pick one from the list (the Space's operator chooses the list)"
-_HUB_ID = re.compile(r"^[\w.-]{1,96}/[\w.-]{1,96}$")
 _FOLDER = re.compile(r"^[\w.-]{1,96}$")
 
 
@@ -26,7 +25,7 @@ def offered_models() -> dict[str, str]:
     offered = {}
     for model_id in os.environ.get(IDS_VARIABLE, DEFAULT_MODEL).split(","):
         model_id = model_id.strip()
-        if _HUB_ID.match(model_id):
+        if HUB_ID.match(model_id):
             offered[model_id] = model_id
     folder = os.environ.get(DIR_VARIABLE, "").strip()
     if folder and Path(folder).is_dir():

@@ -22,7 +22,7 @@ from .base import BackendError, GeneratorBackend, register
 
 DEFAULT_MODEL = "CompVis/stable-diffusion-v1-4"
 PROVENANCE_FILE = "unlearning_studio.json"
-_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+HUB_ID = re.compile(r"^[\w.-]{1,96}/[\w.-]{1,96}$")  # owner/name, as the Hub allows them
 CLIP_MAX_TOKENS = 77  # including the start and end tokens
 
 
@@ -61,7 +61,7 @@ class StableDiffusionBackend(GeneratorBackend):
         path = Path(name_or_dir)
         if path.is_dir():
             return (path / "model_index.json").is_file()
-        return bool(_HUB_ID.match(str(name_or_dir))) and not path.exists()
+        return bool(HUB_ID.match(str(name_or_dir))) and not path.exists()
 
     @classmethod
     def load(cls, model: str | Path = DEFAULT_MODEL, dtype: Optional[torch.dtype] = None,
@@ -76,12 +76,7 @@ class StableDiffusionBackend(GeneratorBackend):
             pipeline = StableDiffusionPipeline.from_pretrained(str(model), torch_dtype=dtype, safety_checker=None,
                                                                requires_safety_checker=False, use_safetensors=True)
         except Exception as exc:  # OSError offline, ValueError/EnvironmentError for a wrong folder
-            reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0].split(". ")[0][:160]
-            raise BackendError(
-                f"Stable Diffusion weights for '{model}' are not available here ({reason}). They download from the "
-                "Hugging Face Hub on a machine with a network (several GB; a GPU is needed to fine-tune them), "
-                "or give the path of a local diffusers pipeline folder."
-            ) from exc
+            raise _unavailable(model, exc) from exc
         if device is not None:
             pipeline.to(device)
         provenance = Path(model) / PROVENANCE_FILE
@@ -98,10 +93,7 @@ class StableDiffusionBackend(GeneratorBackend):
         try:
             config = UNet2DConditionModel.load_config(str(model), subfolder="unet")
         except Exception as exc:  # offline, a missing repository or folder
-            reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0].split(". ")[0][:160]
-            raise BackendError(f"Stable Diffusion weights for '{model}' are not available here ({reason}). They "
-                               "download from the Hugging Face Hub on a machine with a network (several GB; a GPU is "
-                               "needed to fine-tune them).") from exc
+            raise _unavailable(model, exc) from exc
         with torch.device("meta"):
             unet = UNet2DConditionModel.from_config(config)
         return sum(p.numel() for p in unet.parameters())
@@ -197,6 +189,16 @@ class StableDiffusionBackend(GeneratorBackend):
                   "base_model": self.config.get("model"), "provenance": provenance or {}}
         (directory / PROVENANCE_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n")
         return [directory / PROVENANCE_FILE] + sorted(f for f in (directory / "unet").glob("*") if f.is_file())
+
+
+def _unavailable(model: str | Path, exc: Exception) -> BackendError:
+    """The one message for weights (or a config) that cannot be had: offline, or no such model."""
+    reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0].split(". ")[0][:160]
+    return BackendError(
+        f"Stable Diffusion weights for '{model}' are not available here ({reason}). They download from the "
+        "Hugging Face Hub on a machine with a network (several GB; a GPU is needed to fine-tune them), "
+        "or give the path of a local diffusers pipeline folder."
+    )
 
 
 # ------------------------------------------------------------------------------------------------

@@ -32,9 +32,11 @@ class TrainingSetup:
         """The student's module without accelerate's wrapper (for functional calls and penalties)."""
         return self.accelerator.unwrap_model(self.student.module)
 
-    def finish(self) -> "GeneratorBackend":
-        """Unwrap, move to the CPU (results are shown and saved from there), freeze, and return the student."""
-        self.student.module = self.unwrapped().cpu()
+    def finish(self, to_cpu: bool = True) -> "GeneratorBackend":
+        """Unwrap, move to the CPU (results are shown and saved from there) unless ``to_cpu`` is False, freeze,
+        and return the student."""
+        module = self.unwrapped()
+        self.student.module = module.cpu() if to_cpu else module
         return self.student.frozen()
 
 

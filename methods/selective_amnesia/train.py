@@ -76,8 +76,7 @@ def run(config: AmnesiaConfig, backend: GeneratorBackend, progress: Optional[Pro
         history.append({"step": step, "forget": float(loss_forget.detach()), "remember": float(loss_remember.detach()),
                         "ewc": float(penalty.detach())})
         report_step(loop_progress, step, config.steps, 20, f"forgetting: step {step + 1}/{config.steps}")
-    setup.student.module = setup.unwrapped()
-    student = setup.student.frozen()
+    student = setup.finish(to_cpu=False)  # a Stable Diffusion student renders with its pipeline, on the device
     report = {"method": "selective_amnesia", "model": backend.config.get("model", backend.name), "settings": asdict(config),
               "fisher_s": round(fisher_s, 1), "wall_s": round(time.perf_counter() - started, 1), "steps": config.steps,
               "step_s": round(float(np.median(step_times)), 4) if step_times else None,

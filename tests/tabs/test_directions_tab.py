@@ -50,6 +50,7 @@ def test_bad_inputs(state, tmp_path):
     with pytest.raises(gr.Error, match="Direction #"):
         tab.show_strip(state, 999, 4)
     assert "Slider range" in refused(tab.load_method(SEFA, "digiface-dcgan", None, 5, 1e6, 0), 2)
+    assert "unknown generator" in refused(tab.load_method(SEFA, "/root", None, 5, 4, 0), 2)  # never a server folder
     save_directions(tmp_path / "wrong", torch.randn(4, 64), {})
     assert "shape (K, 100)" in refused(tab.load_method(SEFA, "digiface-dcgan", str(tmp_path / "wrong" / "directions.safetensors"), 5, 4, 0), 2)
     (tmp_path / "junk.safetensors").write_bytes(b"junk")
