@@ -9,12 +9,12 @@ from typing import Any
 import gradio as gr
 
 from methods import selective_amnesia as sa
-from methods.backends import BackendError, load_generator
+from methods.backends import BackendError, GeneratorRef, load_generator
 from methods.backends.stable_diffusion import DEFAULT_MODEL, StableDiffusionBackend
 from methods.runtime import RunResult, gpu_available
+from methods.runtime.config import check_cpu_budget
 from spaces.common import (
     PRIVATE,
-    RunContext,
     TrainingSlot,
     config_slider,
     labelled_rows,
@@ -106,11 +106,13 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
         raise ValueError(f"unknown model '{model}'")
     settings = Config.checked_inputs(lmbda=lmbda, gamma=gamma, steps=steps, seed=seed)  # the rest: the model's defaults
     if MODELS[model] == SD:
-        return _forget_prompt(sd_model, forget_prompt, surrogate_prompt, replay, train_method, settings,
-                              SLOT.start(request, progress))
+        return _forget_prompt(sd_model, forget_prompt, surrogate_prompt, replay, train_method, settings, request, progress)
     config = Config.for_model(MODELS[model], forget=str(forget), surrogate="noise" if surrogate == "uniform noise" else str(surrogate),
                               **settings)
-    result = sa.forget(load_generator(MODELS[model]), config, **SLOT.start(request, progress).kwargs())
+    config.validate(load_generator(MODELS[model]))  # unknown concepts are refused before the run queues
+    estimate = config.cpu_seconds(MODELS[model])
+    check_cpu_budget(estimate, gpu_available())
+    result = SLOT.run(request, progress, sa.forget, GeneratorRef(MODELS[model]), config, estimate_s=estimate)
     done = f"Done: forgot '{config.forget}' → {surrogate} in {result.report['wall_s']:.1f} s."
     mark = {k: (f"{k} forgotten" if k == config.forget else k) for k in result.galleries["before"]}
     return (*_grids(result, mark, tile=36, label_width=110), result_table(result, "metric (digits classifier)"),
@@ -118,19 +120,19 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
 
 
 def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, replay: str, train_method: str,
-                   settings: dict[str, Any], ctx: RunContext):
+                   settings: dict[str, Any], request: gr.Request, progress: Any):
     """The Stable Diffusion path: prompts instead of classes, a saved diffusers pipeline as the result."""
     model = resolve_model(sd_model)  # from the operator's list, never a path a visitor typed
     parameters = StableDiffusionBackend.unet_parameters(model)  # before any weights are downloaded or read
     if parameters > CPU_PARAMETER_LIMIT and not gpu_available():
         raise BackendError(f"this UNet has {parameters / 1e6:.0f} M parameters: fine-tuning it needs a GPU, and this "
                            "machine has none. Run the command in the README's Stable Diffusion recipe on a GPU machine.")
-    backend = StableDiffusionBackend.load(model)
     config = Config.for_model(
         model, forget=(forget_prompt or "").strip(), surrogate=(surrogate_prompt or "").strip() or "noise",
         replay_prompts=tuple(p.strip() for p in (replay or "").splitlines() if p.strip()), train_method=train_method,
         **settings)
-    result = sa.forget(backend, config, **ctx.kwargs())
+    # the pipeline loads in the worker (its memory goes when the run ends); the prompts are checked there too
+    result = SLOT.run(request, progress, sa.forget, GeneratorRef(SD, source=model), config, estimate_s=120.0)
     done = (f"Done: '{config.forget}' → '{config.surrogate}' in {result.report['wall_s']:.1f} s. "
             "The UNet's files are below (the rest of the pipeline is the base model's).")
     short = {k: (k if len(k) <= 18 else k[:17] + "…") for k in result.galleries["before"]}

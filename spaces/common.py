@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from methods.backends import BackendError
 from methods.runtime import Cancelled, RunResult, ui_bounds
+from spaces.worker import Job, TrainingQueue, WorkerFailed
 
 log = logging.getLogger("unlearning_studio")
 RUNS_ROOT = Path(tempfile.gettempdir()) / "unlearning-studio-runs"
@@ -32,6 +33,8 @@ def _message(exc: BaseException, where: str) -> str:
         return "Run cancelled. Nothing was changed; start again when ready."
     if isinstance(exc, (ValueError, BackendError)):
         return str(exc)
+    if isinstance(exc, WorkerFailed):
+        return f"The run stopped: {exc}."
     if isinstance(exc, MemoryError):
         return "Out of memory: try fewer samples or a smaller batch."
     log.exception("unexpected error in %s", where)  # a bug: the traceback goes to the server log only
@@ -161,22 +164,12 @@ class _GradioProgress:
         self.progress(fraction, desc=message)
 
 
-@dataclass
-class RunContext:
-    """One run of a tab: where it writes (created by the method's save, so a refused request leaves no folder),
-    its progress bar and its session's cancel flag. ``methods`` entry points take ``**ctx.kwargs()``."""
-
-    out_dir: Path
-    progress: Callable[[float, str], None]
-    cancel: Callable[[], bool]
-
-    def kwargs(self) -> dict[str, Any]:
-        return {"out_dir": self.out_dir, "progress": self.progress, "cancel": self.cancel}
+QUEUE = TrainingQueue()  # the process's one training slot, shared by every tab (see spaces/worker.py)
 
 
 class TrainingSlot:
-    """A tab's long run: the Run button queues on the process's one training slot, Cancel stops only this
-    browser session's run, and :meth:`start` gives the handler its :class:`RunContext`."""
+    """A tab's long run: the Run button asks the process's one training slot for a turn (one queued-or-running
+    run per session), the run happens in a worker process, and Cancel stops only this browser session's run."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -184,14 +177,22 @@ class TrainingSlot:
 
     def wire(self, run_button: gr.Button, cancel_button: gr.Button, fn: Callable, inputs: list, outputs: list,
              status: gr.Markdown, api_name: str) -> Any:
-        """Run on the shared slot as the public endpoint ``api_name``; Cancel is the UI's own (not in the API)."""
-        event = run_button.click(fn, inputs, outputs, concurrency_limit=1, concurrency_id="training", api_name=api_name)
+        """Run as the public endpoint ``api_name``, its progress on the status line; Cancel is the UI's own (not in
+        the API). Every request reaches its handler at once (no Gradio concurrency limit): the handler queues on
+        :data:`QUEUE`, which refuses a second run of a session and says where in line the first one is."""
+        event = run_button.click(fn, inputs, outputs, concurrency_limit=None, api_name=api_name, show_progress_on=[status])
         cancel_button.click(self.cancel, None, [status], cancels=[event], queue=False, api_visibility=PRIVATE)
         return event
 
     def cancel(self, request: gr.Request) -> str:
         self.flags.cancel(session_id(request))
-        return "Cancelling…"
+        return "Cancelled."
 
-    def start(self, request: Optional[gr.Request], progress: Any) -> RunContext:
-        return RunContext(new_run_dir(self.kind), _GradioProgress(progress), self.flags.start(session_id(request)))
+    def run(self, request: Optional[gr.Request], progress: Any, fn: Callable[..., RunResult], *args: Any,
+            estimate_s: float, **kwargs: Any) -> RunResult:
+        """``fn(*args, out_dir=..., progress=..., cancel=None, **kwargs)`` in a worker, in this session's turn.
+        Arguments must pickle: generators go as :class:`methods.backends.GeneratorRef`."""
+        session = session_id(request)
+        out_dir = new_run_dir(self.kind)
+        job = Job(fn, args, {**kwargs, "out_dir": out_dir}, out_dir)
+        return QUEUE.run(session, job, _GradioProgress(progress), self.flags.start(session), estimate_s)

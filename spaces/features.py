@@ -14,11 +14,13 @@ from methods import feature_unlearning as fu
 from methods.backends import (
     DEFAULT_FACE_GENERATOR,
     GeneratorBackend,
+    GeneratorRef,
     load_generator,
     load_weights_into,
 )
 from methods.feature_unlearning.labels import LabelSet
-from methods.runtime.config import coerce_number
+from methods.runtime import gpu_available
+from methods.runtime.config import check_cpu_budget, coerce_number
 from methods.sample import sample_images
 from spaces.common import (
     PRIVATE,
@@ -231,6 +233,7 @@ def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, ba
     labels = _labels(state, grid_value)
     config = Config.from_inputs(steps=steps, batch_size=batch, lr=lr, alpha=alpha, seed=run_seed,
                                 threshold=thr if thr in fu.THRESHOLDS else "")
+    check_cpu_budget(config.cpu_seconds(), gpu_available())
     generator = load_generator(DEFAULT_FACE_GENERATOR)
     direction = None
     if use_direction and sent_direction:
@@ -245,9 +248,10 @@ def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, ba
             raise ValueError("Every labelled face is marked: leave the faces without the feature unmarked.")
         source = f"{len(pos)} faces with the feature and {len(neg)} without"
     if base_file:
-        generator = load_weights_into(generator, Path(base_file))
-    result = fu.unlearn_from_labels(generator, pos, neg, config, probe=bool(probe), direction=direction,
-                                    **SLOT.start(request, progress).kwargs())
+        load_weights_into(generator, Path(base_file))  # checked here, before the run queues; the worker loads it again
+    ref = GeneratorRef(DEFAULT_FACE_GENERATOR, weights=str(base_file) if base_file else None)
+    result = SLOT.run(request, progress, fu.unlearn_from_labels, ref, pos, neg, config, probe=bool(probe),
+                      direction=direction, estimate_s=config.cpu_seconds())
     table = result_table(result, "metric", column_widths=["46%", "18%", "18%", "18%"])  # keep the 4th column on screen
     done = f"Done: {config.steps} steps in {result.report['train_seconds']:.1f} s on {source}."
     return (labelled_rows(result.galleries["with the feature"]), labelled_rows(result.galleries["without the feature"]),

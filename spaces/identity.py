@@ -9,8 +9,10 @@ from typing import Any, Optional
 import gradio as gr
 
 from methods import guide
-from methods.backends import DEFAULT_FACE_GENERATOR, load_generator
-from methods.guide.face_input import align_face, example_photos
+from methods.backends import DEFAULT_FACE_GENERATOR, GeneratorRef
+from methods.guide.face_input import align_face, example_photos, load_photo
+from methods.runtime import gpu_available
+from methods.runtime.config import check_cpu_budget
 from spaces.common import (
     TrainingSlot,
     config_slider,
@@ -87,8 +89,11 @@ def unlearn(photo: Optional[str], others: Optional[list[str]], steps: Any, dista
     if not photo:
         raise ValueError("upload a photo of one person first (or click an example)")
     config = Config.from_inputs(steps=steps, d=distance, seed=seed)
-    result = guide.unlearn_identity(load_generator(DEFAULT_FACE_GENERATOR), photo, config, extra_photos=others or [],
-                                    compare_baseline=bool(with_baseline), n_random=48, **SLOT.start(request, progress).kwargs())
+    estimate = config.cpu_seconds(with_baseline=bool(with_baseline))
+    check_cpu_budget(estimate, gpu_available())
+    load_photo(photo)  # a file that is no photo is refused before the run queues (faces are found in the run)
+    result = SLOT.run(request, progress, guide.unlearn_identity, GeneratorRef(DEFAULT_FACE_GENERATOR), photo, config,
+                      extra_photos=list(others or []), compare_baseline=bool(with_baseline), n_random=48, estimate_s=estimate)
     names = result.columns
     widths = ["56%"] + [f"{44 // len(names)}%"] * len(names)  # keep the baseline column on screen
     table = result_table(result, "metric (dlib)", column_widths=widths)

@@ -3,6 +3,7 @@
 from .base import (
     BackendError,
     GeneratorBackend,
+    GeneratorRef,
     WSpaceBackend,
     load_generator,
     load_weights_into,
@@ -17,6 +18,7 @@ __all__ = [
     "BackendError",
     "DEFAULT_FACE_GENERATOR",
     "GeneratorBackend",
+    "GeneratorRef",
     "WSpaceBackend",
     "load_generator",
     "load_weights_into",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Optional
@@ -233,6 +234,24 @@ def load_generator(name_or_dir: str | Path) -> GeneratorBackend:
     raise BackendError(
         f"'{name_or_dir}' is neither a registered generator ({', '.join(registered_names())}) nor a directory"
     )
+
+
+@dataclass(frozen=True)
+class GeneratorRef:
+    """A generator named rather than loaded: what a run's inputs carry into a worker process, which loads it
+    from its own cache (a back-end holds modules that should not be copied between processes)."""
+
+    name: str  # a registered back-end
+    source: Optional[str] = None  # the back-end's model, for back-ends that load one (a diffusers id or folder)
+    weights: Optional[str] = None  # a generator.safetensors to load into it (checked as a visitor's upload)
+
+    def load(self) -> GeneratorBackend:
+        if self.name not in _REGISTRY:
+            raise BackendError(f"unknown generator '{self.name}' (known: {', '.join(registered_names())})")
+        backend = load_generator(self.source) if self.source else _REGISTRY[self.name].pretrained()
+        if backend.name != self.name:
+            raise BackendError(f"'{self.source}' is not a '{self.name}' generator")
+        return load_weights_into(backend, Path(self.weights)) if self.weights else backend
 
 
 def load_weights_into(backend: GeneratorBackend, weights_file: Path) -> GeneratorBackend:

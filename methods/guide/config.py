@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..runtime.config import BoundedConfig, bounded, choice
+from ..runtime.config import BoundedConfig, CpuCost, bounded, choice
 
 PERCEPTUAL = ("auto", "lpips", "msssim")
+# benchmarks/guide.py on the 2-core machine (slowest figures): alignment, inversion of 7 images and evaluation
+# about 65 s; GUIDE 0.3 s a step; the baseline (L_local only) 0.075 s a step.
+CPU_COST = CpuCost(fixed_s=65.0, step_s=0.3)
+BASELINE_CPU_COST = CpuCost(fixed_s=5.0, step_s=0.075)
 
 
 @dataclass
@@ -16,7 +20,7 @@ class GuideConfig(BoundedConfig):
     network (3.5 M parameters) draws every face (``benchmarks/guide_ablations.py`` compares them with the
     official N_g 2 / λ 1 on random-face SSIM)."""
 
-    steps: int = bounded(200, 1, 20_000, "Steps", ui=(10, 2000, 10))
+    steps: int = bounded(200, 1, 20_000, "Steps", ui=(10, 600, 10))
     lr: float = bounded(1e-3, 1e-6, 0.1, "Learning rate")
     d: float = bounded(1.0, 0, 10, "d (UFO distance)", ui=(0, 3, 0.1))  # in units of R (median ‖w − w̄‖)
     alpha_max: float = bounded(0.5, 0, 10, "α_max")  # same units; official 15 with d = 30
@@ -30,3 +34,7 @@ class GuideConfig(BoundedConfig):
     perceptual: str = choice("auto", PERCEPTUAL, "Perceptual loss")  # auto: LPIPS if available, else MS-SSIM
     baseline: bool = False
     seed: int = bounded(0, 0, 2**31 - 1, "Seed")
+
+    def cpu_seconds(self, with_baseline: bool = True) -> float:
+        """This run's expected time on the reference CPU, with the baseline beside it or not."""
+        return CPU_COST.seconds(self.steps) + (BASELINE_CPU_COST.seconds(self.steps) if with_baseline else 0.0)

@@ -35,6 +35,30 @@ def ui_bounds(config_cls: type, name: str) -> tuple[float, float, float]:
     return low, high, 1 if isinstance(_default(config_cls, name), int) else 0
 
 
+CPU_BUDGET_S = 300.0  # the longest run a public visitor may start on a CPU; larger ones are for the CLI or a GPU
+
+
+@dataclass(frozen=True)
+class CpuCost:
+    """A run's time on the 2-core reference CPU, from the method's benchmark: ``fixed_s`` (loading, buffers,
+    evaluation) plus ``step_s`` per training step at ``batch`` samples (linear in the batch)."""
+
+    fixed_s: float
+    step_s: float
+    batch: int = 1
+
+    def seconds(self, steps: int, batch: Optional[int] = None) -> float:
+        return self.fixed_s + steps * self.step_s * (batch or self.batch) / self.batch
+
+
+def check_cpu_budget(seconds: float, on_gpu: bool) -> None:
+    """Refuse, in plain words, a public run that would hold the CPU longer than :data:`CPU_BUDGET_S`."""
+    if not on_gpu and seconds > CPU_BUDGET_S:
+        raise ValueError(f"These settings would take about {seconds / 60:.0f} min on this machine's CPU; runs here are "
+                         f"limited to {CPU_BUDGET_S / 60:.0f} min. Lower the steps (or the batch size), or run the "
+                         "command line on your own machine.")
+
+
 @dataclass
 class BoundedConfig:
     """Base of the methods' configs: every :func:`bounded` / :func:`choice` field is checked at construction."""

@@ -7,7 +7,7 @@ a shared capability (an attack, a preset) adds to one.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -34,13 +34,18 @@ class RunResult:
     """A finished run as a person looks at it (see the module docstring)."""
 
     method: str
-    generator: "GeneratorBackend"  # the unlearned generator, frozen
+    generator: Optional["GeneratorBackend"]  # the unlearned generator, frozen (None once it left a worker process)
     columns: list[str]  # the metric table's value columns, e.g. ["before", "after"]
     metrics: list[MetricRow]
     galleries: dict[str, dict[str, np.ndarray]]  # gallery -> row label -> uint8 images (n, H, W, C)
     report: dict[str, Any]
     files: list[Path] = field(default_factory=list)  # what save_run wrote (the downloads)
     details: dict[str, Any] = field(default_factory=dict)  # method-specific extras (e.g. the aligned photo)
+
+    def portable(self) -> "RunResult":
+        """What a worker process sends back to the server: everything a tab shows, without the generator (its
+        files are saved) or details that are not plain data (models, tensors)."""
+        return replace(self, generator=None, details={k: v for k, v in self.details.items() if _plain(v)})
 
     def table(self, fmt: Any = None) -> list[list[Any]]:
         """The metric rows as a table: [name, *values] each, values through ``fmt`` when given."""
@@ -68,6 +73,21 @@ def save_run(out_dir: Path, generator: "GeneratorBackend", report: dict[str, Any
         paths.append(out_dir / name)
     write_json(out_dir / REPORT_FILE, report)
     return paths + [out_dir / REPORT_FILE]
+
+
+def _plain(obj: Any, depth: int = 0) -> bool:
+    """Plain data: numbers, text, paths, numpy arrays, and lists, dicts and dataclasses of those."""
+    if depth > 6:
+        return False
+    if obj is None or isinstance(obj, (bool, int, float, str, Path, np.ndarray, np.generic)):
+        return True
+    if isinstance(obj, (list, tuple)):
+        return all(_plain(v, depth + 1) for v in obj)
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in obj.items())
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return all(_plain(getattr(obj, f.name), depth + 1) for f in fields(obj))
+    return False
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..backends import GeneratorBackend
-from ..runtime.config import BoundedConfig, bounded, choice
+from ..runtime.config import BoundedConfig, CpuCost, bounded, choice
 
 TRAIN_METHODS = ("full", "xattn", "noxattn")
 CLIP_MAX_TOKENS = 77
@@ -83,6 +83,12 @@ class AmnesiaConfig(BoundedConfig):
         for prompt in self.replay_prompts:
             check_prompt(prompt, "replay")
 
+    def cpu_seconds(self, model: str) -> float:
+        """This run's expected time on the reference CPU for ``model`` (0 where no cost is measured: a Stable
+        Diffusion model on a CPU is limited by its size instead)."""
+        cost = CPU_COST.get(model_kind(model))
+        return cost.seconds(self.steps, self.batch_size) if cost else 0.0
+
     def bind(self, backend: GeneratorBackend) -> GeneratorBackend:
         """A prompt-conditioned back-end gets this run's prompts as its concepts; others pass through."""
         if not backend.open_vocabulary:
@@ -101,6 +107,13 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "digits-ddpm": {"lmbda": 10.0, "lr": 1e-3, "steps": 1500, "batch_size": 128, "fisher_samples": 500},
     "stable-diffusion": {"lmbda": 50.0, "lr": 1e-5, "steps": 1000, "batch_size": 4, "fisher_samples": 200,
                          "surrogate": "a middle-aged man", "replay_prompts": SD_REPLAY_PROMPTS},
+}
+
+# benchmarks/selective_amnesia.py on the 2-core machine (slowest day): cVAE 10k steps x 256 in 67.6 s (Fisher 1 s);
+# DDPM 1500 steps x 128 in 217.9 s (Fisher 25.7 s, sample buffer and evaluation about 15 s).
+CPU_COST: dict[str, CpuCost] = {
+    "digits-cvae": CpuCost(fixed_s=8.0, step_s=0.0067, batch=256),
+    "digits-ddpm": CpuCost(fixed_s=45.0, step_s=0.13, batch=128),
 }
 
 

@@ -1,0 +1,303 @@
+"""Training runs in a child process, one at a time, in the order they were asked for, one per visitor.
+
+Why a child process: a run holds both CPU cores for a minute or more. In the server's own process it also holds
+Python's lock, so gallery pages and slider renders stall behind it; the memory it used stays with the server; its
+peak memory is mixed with everyone else's; and Cancel has to wait for the loop's next check. In a child process
+the server only waits on a pipe, the memory goes back when the child ends, ``peak_memory_mb`` is the run's own,
+and Cancel ends the child at once. A stand-by child (libraries imported, default generators loaded) waits for the
+next job, so a run does not pay the start-up; each child runs one job and exits.
+
+    queue = TrainingQueue()
+    result = queue.run(session, Job(fu.unlearn_from_labels, (GeneratorRef("digiface-dcgan"), pos, neg, config)),
+                       progress, cancelled, estimate_s=60)
+
+A job's function is a module-level function of ``methods`` taking ``progress=`` and ``cancel=``; its arguments
+are picklable, with generators as :class:`methods.backends.GeneratorRef`. Run it as ``python -m spaces.worker FD``.
+"""
+from __future__ import annotations
+
+import atexit
+import importlib
+import logging
+import os
+import pickle
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+log = logging.getLogger("unlearning_studio")
+
+# Imported and loaded by a stand-by worker before it is needed (the rest loads on first use, in the worker).
+PRELOAD_MODULES = ("methods.feature_unlearning", "methods.selective_amnesia", "methods.guide")
+PRELOAD_GENERATORS = ("digiface-dcgan", "digits-cvae", "digits-ddpm")
+WORKER_NICENESS = 10  # the server's light actions (gallery pages, sliders) come first on 2 cores
+POLL_S = 0.2
+
+
+class WorkerFailed(RuntimeError):
+    """The worker hit a bug (its traceback is in the server log) or ended without an answer."""
+
+
+@dataclass
+class Job:
+    """One training run: ``fn(*args, progress=..., cancel=None, **kwargs)`` in a worker; ``out_dir`` is removed
+    if the run is cancelled or fails (a partial run folder is of no use to anyone)."""
+
+    fn: Callable[..., Any]
+    args: tuple = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    out_dir: Optional[Path] = None
+
+
+def _send(conn: Connection, obj: Any) -> None:
+    # Plain pickle, not the Connection's own: torch registers shared-memory reductions for tensors there, which
+    # only work between processes that multiprocessing itself started.
+    conn.send_bytes(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _recv(conn: Connection) -> Any:
+    return pickle.loads(conn.recv_bytes())
+
+
+# ------------------------------------------------------------------------------------------------
+# The child's side
+# ------------------------------------------------------------------------------------------------
+def _resolve(value: Any) -> Any:
+    from methods.backends import GeneratorRef
+
+    if isinstance(value, GeneratorRef):
+        return value.load()
+    if isinstance(value, tuple):
+        return tuple(_resolve(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _resolve(v) for k, v in value.items()}
+    return value
+
+
+def _portable(result: Any) -> Any:
+    from methods.runtime import RunResult
+
+    return result.portable() if isinstance(result, RunResult) else result
+
+
+def worker_main(fd: int) -> None:
+    """The child: preload, then run one job from the connection and send back progress and its outcome."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    conn = Connection(fd)
+    os.nice(WORKER_NICENESS)
+    from methods.backends import BackendError, load_generator
+
+    for name in PRELOAD_MODULES:
+        importlib.import_module(name)
+    for name in PRELOAD_GENERATORS:
+        load_generator(name)
+    try:
+        job: Optional[Job] = _recv(conn)
+    except EOFError:  # the server ended while this stand-by waited
+        return
+    if job is None:
+        return
+
+    def progress(fraction: float, message: str) -> None:
+        _send(conn, ("progress", float(fraction), str(message)))
+
+    try:
+        result = job.fn(*_resolve(job.args), progress=progress, cancel=None, **_resolve(job.kwargs))
+        _send(conn, ("done", _portable(result)))
+    except (ValueError, BackendError) as exc:  # the method refused the input: its message is for the visitor
+        _send(conn, ("refused", str(exc)))
+    except MemoryError:
+        _send(conn, ("refused", "Out of memory: try fewer steps or a smaller batch."))
+    except BaseException as exc:  # a bug: the traceback goes to the server log (this process's stderr)
+        log.exception("run failed in the worker")
+        _send(conn, ("failed", type(exc).__name__))
+    conn.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# The server's side
+# ------------------------------------------------------------------------------------------------
+class Worker:
+    """One child process and its connection."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        self.process = subprocess.Popen([sys.executable, "-m", "spaces.worker", str(theirs.fileno())],
+                                        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        theirs.close()
+        self.conn = Connection(ours.detach())
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        """End the child now (a cancelled run ends here, mid-step) and reap it."""
+        if self.alive():
+            self.process.kill()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            log.warning("worker %s did not end", self.process.pid)
+        self.conn.close()
+
+
+@dataclass
+class _Ticket:
+    session: str
+    estimate_s: float
+    started: Optional[float] = None
+
+
+class TrainingQueue:
+    """The process's one training slot: first come, first served; at most one queued-or-running run per
+    session; at most ``max_waiting`` runs waiting; a run is stopped after ``max_run_s``."""
+
+    def __init__(self, max_waiting: int = 8, max_run_s: float = 600.0) -> None:
+        self.max_waiting, self.max_run_s = max_waiting, max_run_s
+        self._line: list[_Ticket] = []  # the running ticket first, then the waiting ones
+        self._changed = threading.Condition()
+        self._standby: Optional[Worker] = None
+        atexit.register(self.shutdown)
+
+    # --- the line ---------------------------------------------------------------------
+    def _enter(self, session: str, estimate_s: float) -> _Ticket:
+        with self._changed:
+            if any(t.session == session for t in self._line):
+                raise ValueError("You already have a run queued or running: wait for it to finish, or press Cancel.")
+            if len(self._line) > self.max_waiting:
+                raise ValueError(f"The Space is busy: {len(self._line) - 1} runs are waiting. Please try again in a few minutes.")
+            ticket = _Ticket(session, estimate_s)
+            self._line.append(ticket)
+            return ticket
+
+    def _leave(self, ticket: _Ticket) -> None:
+        with self._changed:
+            if ticket in self._line:
+                self._line.remove(ticket)
+            self._changed.notify_all()
+
+    def wait_estimate(self, ticket: _Ticket) -> tuple[int, float]:
+        """(runs ahead of ``ticket``, seconds until its turn, estimated)."""
+        with self._changed:
+            ahead = self._line[: self._line.index(ticket)]
+        now = time.monotonic()
+        wait = sum(max(t.estimate_s - (now - t.started), 5.0) if t.started else t.estimate_s for t in ahead)
+        return len(ahead), wait
+
+    def busy(self) -> int:
+        """Runs queued or running now."""
+        with self._changed:
+            return len(self._line)
+
+    def _wait_turn(self, ticket: _Ticket, progress: Callable[[float, str], None], cancelled: Callable[[], bool]) -> None:
+        while True:
+            with self._changed:
+                if self._line[0] is ticket:
+                    ticket.started = time.monotonic()
+                    return
+            ahead, wait = self.wait_estimate(ticket)
+            progress(0.0, f"Waiting for the training slot: {ahead} run{'s' if ahead > 1 else ''} ahead of yours, "
+                          f"about {_duration(wait)}")
+            if cancelled():
+                raise _cancelled()
+            with self._changed:
+                self._changed.wait(timeout=1.0)
+
+    # --- the workers ------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Start a stand-by worker now (the app calls this at launch)."""
+        with self._changed:
+            if self._standby is None or not self._standby.alive():
+                self._standby = Worker()
+
+    def _take_worker(self) -> Worker:
+        with self._changed:
+            worker, self._standby = self._standby, None
+        return worker if worker is not None and worker.alive() else Worker()
+
+    def shutdown(self) -> None:
+        with self._changed:
+            worker, self._standby = self._standby, None
+        if worker is not None:
+            worker.stop()
+
+    # --- a run ------------------------------------------------------------------------
+    def run(self, session: str, job: Job, progress: Callable[[float, str], None], cancelled: Callable[[], bool],
+            estimate_s: float = 60.0) -> Any:
+        """Queue ``job`` for ``session`` and run it in a worker; progress carries the wait, then the run's phases
+        with the time remaining. Raises ValueError (a refusal, plain words), ``Cancelled`` or WorkerFailed."""
+        ticket = self._enter(session, estimate_s)
+        worker: Optional[Worker] = None
+        finished = False
+        try:
+            self._wait_turn(ticket, progress, cancelled)
+            worker = self._take_worker()
+            _send(worker.conn, job)
+            result = self._follow(worker, progress, cancelled)
+            finished = True
+            return result
+        finally:
+            if worker is not None:
+                worker.stop()
+            if not finished and job.out_dir is not None:
+                shutil.rmtree(job.out_dir, ignore_errors=True)
+            self._leave(ticket)
+            if worker is not None:
+                self.warm_up()  # the next run (maybe already waiting) gets a fresh stand-by
+
+    def _follow(self, worker: Worker, progress: Callable[[float, str], None], cancelled: Callable[[], bool]) -> Any:
+        started = time.monotonic()
+        progress(0.0, "Starting…")
+        while True:
+            if cancelled():
+                raise _cancelled()
+            elapsed = time.monotonic() - started
+            if elapsed > self.max_run_s:
+                raise ValueError(f"This run took longer than the Space allows ({_duration(self.max_run_s)}) and was "
+                                 "stopped. Choose fewer steps, or run the command line on your own machine.")
+            try:
+                if not worker.conn.poll(POLL_S):
+                    continue
+                kind, *payload = _recv(worker.conn)
+            except (EOFError, OSError):
+                raise WorkerFailed("the run's process ended without an answer (out of memory?)") from None
+            if kind == "progress":
+                fraction, message = payload
+                progress(fraction, message + _remaining(elapsed, fraction))
+            elif kind == "done":
+                return payload[0]
+            elif kind == "refused":
+                raise ValueError(payload[0])
+            else:
+                raise WorkerFailed(f"the run failed ({payload[0]}); the details are in the server log")
+
+
+def _cancelled() -> BaseException:
+    from methods.runtime import Cancelled
+
+    return Cancelled("cancelled by the user")
+
+
+def _remaining(elapsed: float, fraction: float) -> str:
+    """' · about 40 s left' once the run is far enough along for the estimate to mean something."""
+    if fraction < 0.03 or elapsed < 2.0 or fraction >= 1.0:
+        return ""
+    return f" · about {_duration(elapsed * (1 - fraction) / fraction)} left"
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(seconds, 1.0)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min"
+
+
+if __name__ == "__main__":
+    worker_main(int(sys.argv[1]))
