@@ -87,11 +87,11 @@ def test_no_sys_path_edits():
 def test_bounds_are_declared_once_and_read_by_the_ui():
     from methods.feature_unlearning import FeatureUnlearningConfig as Config
 
-    assert ui_bounds(Config, "steps") == (5, 2000, 5)
+    assert ui_bounds(Config, "steps") == (5, 1000, 5)
     with pytest.raises(ValueError, match="Steps must be between 1 and 20000"):
         Config(steps=0)  # a config is checked when it is made
     assert Config(steps=20_000).steps == 20_000  # the CLI may go to the method's bound ...
-    with pytest.raises(ValueError, match="Steps must be between 5 and 2000"):
+    with pytest.raises(ValueError, match="Steps must be between 5 and 1000"):
         Config.from_inputs(steps=20_000)  # ... a public visitor only to the UI's
     for bad, message in [("abc", "must be a number"), (None, "must be a number"), (float("nan"), "between"), (7.5, "whole")]:
         with pytest.raises(ValueError, match=message):
@@ -104,7 +104,7 @@ def test_bounds_are_declared_once_and_read_by_the_ui():
 
     with gr.Blocks():
         slider = config_slider(Config, "batch_size", "Batch size")
-    assert (slider.minimum, slider.maximum, slider.step, slider.value) == (4, 128, 4, Config.default("batch_size"))
+    assert (slider.minimum, slider.maximum, slider.step, slider.value) == (4, 64, 4, Config.default("batch_size"))
 
 
 def test_subrange_maps_a_part_of_a_run_onto_the_whole():
