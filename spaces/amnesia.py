@@ -103,7 +103,7 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
                    train_method: str = "full", request: gr.Request = None, progress=gr.Progress()):
     """Forget one concept; show samples of every concept before/after, the metrics and downloads."""
     if model not in MODELS:
-        raise ValueError(f"unknown model '{model}'")
+        raise ValueError("unknown model: pick one from the list")
     settings = Config.checked_inputs(lmbda=lmbda, gamma=gamma, steps=steps, seed=seed)  # the rest: the model's defaults
     if MODELS[model] == SD:
         return _forget_prompt(sd_model, forget_prompt, surrogate_prompt, replay, train_method, settings, request, progress)

@@ -2,64 +2,23 @@
 
 Screenshots land in tests/screenshots/ (look at them after UI changes).
 """
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "tests" / "screenshots"
+from tests.tabs.conftest import MODELS_DIR, SHOTS
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-MODELS_DIR = Path(tempfile.gettempdir()) / f"studio-models-{os.getpid()}"  # the operator's models folder for the app under test
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: run `bash scripts/setup.sh --test`")
-    port = _free_port()
-    MODELS_DIR.mkdir(parents=True, exist_ok=True)  # the operator's models folder (the SD test puts a tiny pipeline there)
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "STUDIO_MODELS_DIR": str(MODELS_DIR)}
-    started = time.perf_counter()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    log = open(SHOTS / "app.log", "w")  # a file, not a pipe: an unread pipe fills up and blocks the server
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail((SHOTS / "app.log").read_text()[-3000:])
-                time.sleep(0.25)
-        print(f"app start: {time.perf_counter() - started:.1f} s")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: run `bash scripts/setup.sh --test`")
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=[
