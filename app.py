@@ -9,7 +9,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import gradio as gr  # noqa: E402
 
 from spaces import amnesia, directions, features, identity  # noqa: E402
-from spaces.common import PRIVATE, QUEUE  # noqa: E402
+from spaces.common import EXAMPLES_ROOT, PRIVATE, QUEUE  # noqa: E402
+from spaces.worker import configure_log  # noqa: E402
 
 TITLE = "Unlearning Studio"
 # System fonts only: the default theme fetches web fonts, which an offline machine cannot reach.
@@ -47,10 +48,12 @@ def build_app() -> gr.Blocks:
 
 
 if __name__ == "__main__":
+    configure_log("server")
     QUEUE.warm_up()  # a stand-by worker imports the libraries while the page loads: the first run starts at once
     build_app().launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         theme=THEME,
-        max_file_size="100mb",  # larger uploads get Gradio's own message; methods/face_input.py refuses > 40 MP anyway
+        max_file_size="100mb",
+        allowed_paths=[str(EXAMPLES_ROOT)],  # the precomputed examples' downloads (public files shipped in the repo)  # larger uploads get Gradio's own message; methods/face_input.py refuses > 40 MP anyway
     )

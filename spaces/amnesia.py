@@ -14,10 +14,13 @@ from methods.backends.stable_diffusion import DEFAULT_MODEL, StableDiffusionBack
 from methods.runtime import RunResult, gpu_available
 from methods.runtime.config import check_cpu_budget
 from spaces.common import (
+    EXAMPLE_STATUS,
     PRIVATE,
     TrainingSlot,
     config_slider,
+    example_verdict,
     labelled_rows,
+    precomputed_examples,
     result_table,
     user_errors,
 )
@@ -35,12 +38,26 @@ Config = sa.AmnesiaConfig
 
 INTRO = """
 ### Amnesia — forget one concept, keep the rest (Selective Amnesia, Heng & Soh, NeurIPS 2023)
-Pick a digit to forget and what it should become (**uniform noise**, or another digit). The model is
-fine-tuned to generate the surrogate for that class, while **generative replay** from the frozen original
-and an **EWC penalty** (the Fisher information, estimated from the model's own samples) keep every other digit.
-A digits classifier — trained on a separate split, never used by the method — judges before and after.
-**Stable Diffusion**: forget a *prompt* (e.g. a celebrity) and remap it to a surrogate prompt; replay prompts are
-the concepts to keep. It loads a model from the list the Space's operator set — this needs a network the first time and a GPU.
+Pick a digit to forget and what it should become (**uniform noise**, or another digit), then **Forget**. A digits
+classifier that the method never uses judges every digit before and after.
+"""
+
+HOW = """
+The model is fine-tuned to generate the surrogate for the forgotten class, while **generative replay** from the
+frozen original and an **EWC penalty** (the Fisher information, estimated from the model's own samples) keep every
+other digit. **Stable Diffusion**: forget a *prompt* (e.g. a celebrity) and remap it to a surrogate prompt; replay
+prompts are the concepts to keep. It loads a model from the list the Space's operator set — this needs a network
+the first time and a GPU.
+"""
+
+GLOSSARY = """
+- **Surrogate**: what the forgotten class should produce instead (noise, or another digit).
+- **Replay** (*γ*, its weight): samples of the other classes from the original model, trained on so they are kept.
+- **Fisher / EWC** (*λ*, its weight): how much each weight matters for the other classes; changing important
+  weights costs more (elastic weight consolidation).
+- **The judge**: a digits classifier trained on a separate split, never used by the method. *P(class)* is how often
+  it calls a sample that digit (chance: 10%); *entropy* near ln 10 = 2.303 means "no idea" (noise).
+- **train_method** (Stable Diffusion): which weights are fine-tuned — all, cross-attention only (xattn), or the rest.
 """
 
 
@@ -50,6 +67,10 @@ def build() -> None:
         with gr.Column(scale=1):
             # allow_custom_value: an API caller's value outside the list reaches the handler, whose checks answer in
             # plain words (Gradio's own check would answer with its library text)
+            with gr.Group(elem_id="sa-examples"):
+                gr.Markdown("**Examples** — precomputed on the digits cVAE, shown at once")
+                with gr.Row():
+                    example_buttons = [gr.Button(title, size="sm") for title in precomputed_examples("amnesia")]
             model = gr.Dropdown(list(MODELS), value=list(MODELS)[0], label="Model", elem_id="sa-model", allow_custom_value=True)
             forget = gr.Dropdown(CLASSES, value="0", label="Concept to forget", allow_custom_value=True)
             surrogate = gr.Dropdown(SURROGATES, value="uniform noise", label="Remap it to (surrogate)", allow_custom_value=True)
@@ -71,7 +92,12 @@ def build() -> None:
                 run_btn = gr.Button("Forget", variant="primary", elem_id="sa-run")
                 stop_btn = gr.Button("Cancel", variant="stop")
             status = gr.Markdown(elem_id="sa-status")
+            with gr.Accordion("How it works", open=False):
+                gr.Markdown(HOW)
+            with gr.Accordion("What do these mean?", open=False):
+                gr.Markdown(GLOSSARY)
         with gr.Column(scale=2):
+            verdict = gr.Markdown(elem_id="sa-verdict")
             with gr.Row():
                 with gr.Column():
                     gr.Markdown("#### Before — one row per concept, fixed seeds")
@@ -84,9 +110,12 @@ def build() -> None:
             downloads = gr.File(label="Downloads: the forgotten model and its report", file_count="multiple",
                                 interactive=False)
     model.change(model_defaults, [model], [lmbda, steps, forget, surrogate, sd_box, sd_model], api_visibility=PRIVATE)
+    for button in example_buttons:
+        button.click(show_example, [button], [before, after, metrics, downloads, status, verdict, model, forget, surrogate],
+                     api_visibility=PRIVATE, show_progress="hidden")
     SLOT.wire(run_btn, stop_btn, forget_concept,
               [model, forget, surrogate, lmbda, gamma, steps, seed, sd_model, forget_prompt, surrogate_prompt, replay, train_method],
-              [before, after, metrics, downloads, status], status, api_name="amnesia_forget")
+              [before, after, metrics, downloads, status, verdict], status, api_name="amnesia_forget")
 
 
 def model_defaults(model: str):
@@ -97,7 +126,7 @@ def model_defaults(model: str):
             gr.Dropdown(visible=not prompts), gr.Group(visible=prompts), gr.Dropdown(choices=list(offered_models())))
 
 
-@user_errors(status=4, n_outputs=5)
+@user_errors(status=4, n_outputs=6)
 def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: Any, steps: Any, seed: Any,
                    sd_model: str = DEFAULT_MODEL, forget_prompt: str = "", surrogate_prompt: str = "", replay: str = "",
                    train_method: str = "full", request: gr.Request = None, progress=gr.Progress()):
@@ -113,10 +142,23 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
     estimate = config.cpu_seconds(MODELS[model])
     check_cpu_budget(estimate, gpu_available())
     result = SLOT.run(request, progress, sa.forget, GeneratorRef(MODELS[model]), config, estimate_s=estimate)
-    done = f"Done: forgot '{config.forget}' → {surrogate} in {result.report['wall_s']:.1f} s."
-    mark = {k: (f"{k} forgotten" if k == config.forget else k) for k in result.galleries["before"]}
+    return _digit_outputs(result, config.forget, f"Done: forgot '{config.forget}' → {surrogate} in {result.report['wall_s']:.1f} s.")
+
+
+@user_errors(status=4, n_outputs=9)
+def show_example(title: str):
+    """A precomputed example: its result at once, and the inputs that made it."""
+    result, extra = precomputed_examples("amnesia")[title]
+    inputs = extra["inputs"]
+    return (*_digit_outputs(result, inputs["forget"], EXAMPLE_STATUS)[:5], example_verdict(result, extra), list(MODELS)[0],
+            inputs["forget"], inputs["surrogate"])
+
+
+def _digit_outputs(result: RunResult, forget: str, status: str):
+    """Before/after grids (the forgotten row marked), the table, the downloads, the status and the verdict."""
+    mark = {k: (f"{k} forgotten" if k == forget else k) for k in result.galleries["before"]}
     return (*_grids(result, mark, tile=36, label_width=110), result_table(result, "metric (digits classifier)"),
-            [str(f) for f in result.files], done)
+            [str(f) for f in result.files], status, f"**{result.verdict}**")
 
 
 def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, replay: str, train_method: str,
@@ -138,7 +180,7 @@ def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, rep
     short = {k: (k if len(k) <= 18 else k[:17] + "…") for k in result.galleries["before"]}
     return (*_grids(result, short, tile=96, label_width=190),
             result_table(result, "metric (no classifier offline: change and cost)"),
-            [str(f) for f in result.files], done)
+            [str(f) for f in result.files], done, f"**{result.verdict}**")
 
 
 def _grids(result: RunResult, labels: dict[str, str], tile: int, label_width: int):

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from methods.backends import BackendError
-from methods.runtime import Cancelled, RunResult, ui_bounds
+from methods.runtime import Cancelled, RunResult, load_display, ui_bounds
 from spaces.worker import Job, TrainingQueue, WorkerFailed
 
 log = logging.getLogger("unlearning_studio")
@@ -31,6 +31,7 @@ def _message(exc: BaseException, where: str) -> str:
     if isinstance(exc, Cancelled):
         return "Run cancelled. Nothing was changed; start again when ready."
     if isinstance(exc, (ValueError, BackendError)):
+        log.info("refused in %s (%s)", where, type(exc).__name__)  # one line; what the visitor sent is not logged
         return str(exc)
     if isinstance(exc, WorkerFailed):
         return f"The run stopped: {exc}."
@@ -130,6 +131,29 @@ def labelled_rows(rows: dict[str, np.ndarray], tile: int = 112, label_width: int
             resample = Image.NEAREST if im.shape[0] <= 16 else Image.BICUBIC  # keep 8-px digits crisp
             canvas.paste(Image.fromarray(im).convert("RGB").resize((tile, tile), resample), (label_width + c * (tile + gap), y))
     return canvas
+
+
+EXAMPLES_ROOT = Path(__file__).resolve().parents[1] / "assets" / "examples"
+
+
+@functools.lru_cache(maxsize=None)
+def precomputed_examples(tab: str) -> dict[str, tuple[RunResult, dict[str, Any]]]:
+    """The tab's precomputed examples (``scripts/precompute_examples.py``), by title: (result, how it was made).
+    Read once; an example is then shown with no computation at all."""
+    examples = {}
+    for folder in sorted((EXAMPLES_ROOT / tab).glob("*/")):
+        result, extra = load_display(folder)
+        examples[extra["title"]] = (result, extra)
+    return examples
+
+
+EXAMPLE_STATUS = "Precomputed example shown: press the Run button to compute it live."
+
+
+def example_verdict(result: RunResult, extra: dict[str, Any]) -> str:
+    """A shown example's headline: its verdict, and a line on what it is (precomputed, how, how long live)."""
+    return (f"**{result.verdict}**\n\n*Precomputed example ({extra['title']}): computed in {extra['seconds']:.0f} s on "
+            f"a 2-core CPU by `{extra['command']}`, seed {extra['seed']}.*")
 
 
 def config_slider(config_cls: type, name: str, label: str, **kwargs: Any) -> gr.Slider:

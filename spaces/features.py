@@ -19,20 +19,25 @@ from methods.backends import (
     load_weights_into,
 )
 from methods.feature_unlearning.labels import LabelSet
-from methods.runtime import gpu_available
+from methods.runtime import RunResult, gpu_available
 from methods.runtime.config import check_cpu_budget, coerce_number
 from methods.sample import sample_images
 from spaces.common import (
+    EXAMPLE_STATUS,
+    EXAMPLES_ROOT,
     PRIVATE,
     TrainingSlot,
     config_slider,
     data_uri,
+    example_verdict,
     labelled_rows,
+    precomputed_examples,
     result_table,
     user_errors,
 )
 
 PAGE_SIZE = 64
+MAX_NAME = 40
 MAX_SEED = 2**31 - 1
 SLOT = TrainingSlot("features")
 Config = fu.FeatureUnlearningConfig
@@ -44,6 +49,18 @@ Every face on a page you labelled and did not click counts as *without* the feat
 **2.** Label a few pages (*More samples*): ~10 with the feature is a start, 30+ is better.
 **3.** *Unlearn*: a copy of the generator is fine-tuned so latents that carry the feature now give the same face
 without it (Moon, Cho & Kim, AAAI 2024). It is compared with the free alternative — moving the latent at sampling time.
+"""
+
+GLOSSARY = """
+- **The judge**: a small classifier trained on half your labels and never used by the training; it says how many
+  new faces show the feature before and after. With few labels it is a weak judge (its accuracy is in the table).
+- **Projection, threshold t**: the feature as a direction in the latent space (the mean latent with it minus the
+  mean without); a latent whose projection passes t "has" it. Training moves such latents' faces to t.
+- **Training fit**: how closely the fine-tuned generator matches the feature-free faces it was trained towards — a
+  number the method optimises, not an independent result.
+- **Latent shift**: the free alternative — move each latent at sampling time instead of changing the weights.
+- **SSIM**: pixel similarity to the original face (1 = identical). **α**: weight of the unlearning terms.
+- **PGD probe**: an attack that nudges latents (L2 radius 1.5) to bring the feature back, judged again.
 """
 
 GRID_TEMPLATE = """
@@ -93,6 +110,10 @@ def build() -> dict[str, Any]:
     labels = gr.State(None)  # LabelSet, per browser session
     sent_direction = gr.State(None)  # {"vector", "name", "generator"} from the Directions tab, per session
     gr.Markdown(INTRO)
+    with gr.Group(elem_id="fu-examples"):
+        gr.Markdown("**Example** — a labelling and its result, precomputed and shown at once (then press Unlearn to run it live)")
+        with gr.Row():
+            example_buttons = [gr.Button(title, size="sm") for title in precomputed_examples("features")]
     banner = gr.Markdown(elem_id="fu-banner")
     use_direction = gr.Checkbox(False, label="Unlearn the direction sent from the Directions tab (instead of my labels)",
                                 visible=False, elem_id="fu-use-direction")
@@ -108,6 +129,8 @@ def build() -> dict[str, Any]:
             )
             counts = gr.Markdown(_counts_text(None, first_page["value"]), elem_id="fu-counts")
         with gr.Column(scale=2):
+            feature_name = gr.Textbox("", label="Name the feature (for the verdict and the report)", max_length=MAX_NAME,
+                                      placeholder="e.g. open mouths", elem_id="fu-feature-name")
             with gr.Accordion("Settings", open=False):
                 steps = config_slider(Config, "steps", "Fine-tuning steps")
                 batch = config_slider(Config, "batch_size", "Batch size")
@@ -127,6 +150,9 @@ def build() -> dict[str, Any]:
                 run_btn = gr.Button("Unlearn", variant="primary", elem_id="fu-run")
                 stop_btn = gr.Button("Cancel", variant="stop", elem_id="fu-cancel")
             status = gr.Markdown(elem_id="fu-status")
+            with gr.Accordion("What do these mean?", open=False):
+                gr.Markdown(GLOSSARY)
+    verdict = gr.Markdown(elem_id="fu-verdict")
     gr.Markdown("#### Held-out faces the projection says HAVE the feature — it should be gone in the lower two rows")
     with_img = gr.Image(type="pil", interactive=False, elem_id="fu-with", show_label=False)
     gr.Markdown("#### Held-out faces WITHOUT the feature — all three rows should match")
@@ -145,8 +171,12 @@ def build() -> dict[str, Any]:
     save_btn.click(save_labels, [grid, labels], [labels_out], api_visibility=PRIVATE)
     labels_in.upload(load_labels, [labels_in], [grid, labels, counts, seed], api_visibility=PRIVATE)
     SLOT.wire(run_btn, stop_btn, unlearn,
-              [grid, labels, steps, batch, lr, alpha, thr, run_seed, probe, base_file, sent_direction, use_direction],
-              [with_img, without_img, metrics, downloads, status], status, api_name="features_unlearn")
+              [grid, labels, steps, batch, lr, alpha, thr, run_seed, probe, base_file, sent_direction, use_direction, feature_name],
+              [with_img, without_img, metrics, downloads, status, verdict], status, api_name="features_unlearn")
+    for button in example_buttons:
+        button.click(show_example, [button],
+                     [with_img, without_img, metrics, downloads, status, verdict, feature_name, grid, labels, counts, seed],
+                     api_visibility=PRIVATE, show_progress="hidden")
     return {"direction_state": sent_direction, "banner": banner, "use_direction": use_direction}
 
 
@@ -160,6 +190,13 @@ def _labels(state: Optional[LabelSet], grid_value: Optional[dict]) -> LabelSet:
         seed = int(coerce_number(grid_value["seed"], 0, MAX_SEED, "Page seed", integer=True))  # the browser's value: untrusted
         labels.mark_page(seed, [bool(m) for m in grid_value["marked"]][:PAGE_SIZE])
     return labels
+
+
+def _feature(name: Any) -> str:
+    """The visitor's name for the feature, as plain text for a sentence (no Markdown), or a neutral default."""
+    text = " ".join(str(name or "").split())[:MAX_NAME]
+    text = "".join(ch for ch in text if ch.isalnum() or ch in " -'’,.")
+    return text or "the feature"
 
 
 def _counts_text(state: Optional[LabelSet], grid_value: Optional[dict]) -> str:
@@ -226,9 +263,9 @@ def load_labels(path: Optional[str]):
     return _show(min(labels.pages), labels)
 
 
-@user_errors(status=4, n_outputs=5)
+@user_errors(status=4, n_outputs=6)
 def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, base_file, sent_direction=None,
-            use_direction=False, request: gr.Request = None, progress=gr.Progress()):
+            use_direction=False, feature_name="", request: gr.Request = None, progress=gr.Progress()):
     """Fine-tune on this session's labels (or a sent direction); show before/after, baseline, metrics, downloads."""
     labels = _labels(state, grid_value)
     config = Config.from_inputs(steps=steps, batch_size=batch, lr=lr, alpha=alpha, seed=run_seed,
@@ -251,8 +288,22 @@ def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, ba
         load_weights_into(generator, Path(base_file))  # checked here, before the run queues; the worker loads it again
     ref = GeneratorRef(DEFAULT_FACE_GENERATOR, weights=str(base_file) if base_file else None)
     result = SLOT.run(request, progress, fu.unlearn_from_labels, ref, pos, neg, config, probe=bool(probe),
-                      direction=direction, estimate_s=config.cpu_seconds())
+                      direction=direction, feature=_feature(feature_name), estimate_s=config.cpu_seconds())
+    return _outputs(result, f"Done: {config.steps} steps in {result.report['train_seconds']:.1f} s on {source}.")
+
+
+@user_errors(status=4, n_outputs=11)
+def show_example(title: str):
+    """A precomputed example: its result at once, and the labelling and name that made it (ready to re-run)."""
+    result, extra = precomputed_examples("features")[title]
+    labels = LabelSet.load(EXAMPLES_ROOT / "features" / extra["slug"] / "labels.json")
+    grid, labels, counts, seed = _show(min(labels.pages), labels)
+    return (*_outputs(result, EXAMPLE_STATUS)[:5], example_verdict(result, extra), extra["inputs"]["feature"], grid, labels,
+            counts, seed)
+
+
+def _outputs(result: RunResult, status: str):
+    """The held-out strips, the table, the downloads, the status and the verdict."""
     table = result_table(result, "metric", column_widths=["46%", "18%", "18%", "18%"])  # keep the 4th column on screen
-    done = f"Done: {config.steps} steps in {result.report['train_seconds']:.1f} s on {source}."
     return (labelled_rows(result.galleries["with the feature"]), labelled_rows(result.galleries["without the feature"]),
-            table, [str(f) for f in result.files], done)
+            table, [str(f) for f in result.files], status, f"**{result.verdict}**")

@@ -10,28 +10,50 @@ import gradio as gr
 
 from methods import guide
 from methods.backends import DEFAULT_FACE_GENERATOR, GeneratorRef
-from methods.guide.face_input import align_face, example_photos, load_photo
-from methods.runtime import gpu_available
+from methods.guide.face_input import align_face, load_photo
+from methods.runtime import RunResult, gpu_available
 from methods.runtime.config import check_cpu_budget
 from spaces.common import (
+    EXAMPLE_STATUS,
+    EXAMPLES_ROOT,
+    PRIVATE,
     TrainingSlot,
     config_slider,
+    example_verdict,
     labelled_rows,
+    precomputed_examples,
     result_table,
     user_errors,
 )
 
 SLOT = TrainingSlot("identity")
 Config = guide.GuideConfig
-EXAMPLES = example_photos()
 
 INTRO = """
-### Identity — unlearn one person from the face generator (GUIDE, Seo et al., CVPR 2024)
-Upload **one photo** of a person. The face is aligned the way the generator frames its faces and inverted into
-the generator's latent space; GUIDE then fine-tunes the generator so that this latent — and its neighbourhood —
-draws a different, *un-identified* face (the UFO target, on the far side of the average face), while random faces
-stay as they were. **dlib's face-recognition network**, which no loss uses, measures the result:
-distance > 0.6 means "not the same person any more". The paper's baseline (target = the average face) runs beside it.
+### Identity — make the face generator forget one person (GUIDE, Seo et al., CVPR 2024)
+Upload **one photo** (or click an example), then **Unlearn this person**. A face-recognition network that the
+method never uses checks the result: the person should no longer be recognised, and everyone else should be.
+"""
+
+HOW = """
+The face is aligned the way the generator frames its faces and *inverted*: the generator's latent that draws it is
+found. GUIDE then fine-tunes a copy of the generator so that this latent — and its neighbourhood — draws a different,
+un-identified face (the **target**), while random faces stay as they were. The paper's baseline (target = the
+average face) runs beside it. **About the target face:** it is the person's latent mirrored to the far side of the
+average face. On this small 64-px generator it is often dark or odd-looking: that is the intended "nobody" face, not
+a broken result; the table says whether dlib still finds a face there.
+"""
+
+GLOSSARY = """
+- **Face-recognition distance** (dlib's 128-d descriptor): below 0.6 means "the same person". *ID* is the distance
+  between the person's face before and after; above 0.6 = forgotten.
+- **Other photos and views** (*ID_others*): the photo mirrored, re-cropped and re-lit (and any extra photos), each
+  inverted on its own — the person must be forgotten there too, not just in one latent.
+- **Random faces kept** (*preservation*): random faces before and after that dlib still calls the same person; SSIM
+  is their pixel similarity (1 = identical).
+- **GUIDE**: the method; **UFO target**: the un-identified face it trains towards (*d*: how far past the average
+  face, in units of a typical face's distance from it); **W space**: the generator's internal latent space used here.
+- **Baseline**: the paper's comparison — the same fine-tuning towards the average face, with the local loss only.
 """
 
 
@@ -39,9 +61,16 @@ def build() -> None:
     gr.Markdown(INTRO)
     with gr.Row():
         with gr.Column(scale=1):
-            photo = gr.File(label="Photo of one person (JPEG / PNG)", file_types=["image"], type="filepath", elem_id="id-photo")
-            gr.Examples([[str(p)] for p in EXAMPLES.values()], inputs=[photo], example_labels=list(EXAMPLES),
-                        label="Examples — one click")
+            photo = gr.File(label="Photo of one person (JPEG / PNG)", file_types=["image"], type="filepath", elem_id="id-photo",
+                            height=110)
+            with gr.Group(elem_id="id-examples"):
+                gr.Markdown("**Examples** — a photo and its result, precomputed and shown at once")
+                with gr.Row():
+                    example_buttons = [gr.Button(title, size="sm") for title in precomputed_examples("identity")]
+            with gr.Row():
+                run_btn = gr.Button("Unlearn this person", variant="primary", elem_id="id-run")
+                stop_btn = gr.Button("Cancel", variant="stop")
+            status = gr.Markdown(elem_id="id-status")
             preview = gr.Image(label="Aligned face (what the generator sees)", type="pil", interactive=False, height=200,
                                elem_id="id-preview")
             others = gr.File(label="More photos of the same person (optional: they count in ID_others)", file_count="multiple",
@@ -52,11 +81,12 @@ def build() -> None:
                                          info="in units of a typical face's distance from the average face")
                 with_baseline = gr.Checkbox(True, label="Also run the paper's baseline (target = average face)")
                 seed = gr.Number(Config.default("seed"), label="Seed", precision=0, minimum=0)
-            with gr.Row():
-                run_btn = gr.Button("Unlearn this person", variant="primary", elem_id="id-run")
-                stop_btn = gr.Button("Cancel", variant="stop")
-            status = gr.Markdown(elem_id="id-status")
+            with gr.Accordion("How it works", open=False):
+                gr.Markdown(HOW)
+            with gr.Accordion("What do these mean?", open=False):
+                gr.Markdown(GLOSSARY)
         with gr.Column(scale=2):
+            verdict = gr.Markdown(elem_id="id-verdict")
             gr.Markdown("#### Photo → inversion → target face")
             pipeline = gr.Image(type="pil", interactive=False, show_label=False, elem_id="id-pipeline")
             gr.Markdown("#### The person's images before and after — columns: the photo, then its other views")
@@ -67,8 +97,11 @@ def build() -> None:
             downloads = gr.File(label="Downloads: the unlearned generator (GUIDE) and its report", file_count="multiple",
                                 interactive=False)
     photo.change(preview_face, [photo], [preview, status], api_name="identity_preview")
+    for button in example_buttons:
+        button.click(show_example, [button], [pipeline, views, preservation, metrics, downloads, status, verdict, photo],
+                     api_visibility=PRIVATE, show_progress="hidden")
     SLOT.wire(run_btn, stop_btn, unlearn, [photo, others, steps, distance, with_baseline, seed],
-              [pipeline, views, preservation, metrics, downloads, status], status, api_name="identity_unlearn")
+              [pipeline, views, preservation, metrics, downloads, status, verdict], status, api_name="identity_unlearn")
 
 
 @user_errors(status=1, n_outputs=2)
@@ -82,7 +115,27 @@ def preview_face(photo: Optional[str]):
             f"Face found (MTCNN {face.probability:.2f})." + (f" Note: {notes}." if notes else ""))
 
 
-@user_errors(status=5, n_outputs=6)
+@user_errors(status=5, n_outputs=8)
+def show_example(title: str):
+    """A precomputed example: its result at once, and its photo in the upload box (ready to run live)."""
+    result, extra = precomputed_examples("identity")[title]
+    return (*_outputs(result, EXAMPLE_STATUS)[:6], example_verdict(result, extra),
+            str(EXAMPLES_ROOT / "identity" / extra["slug"] / "photo.png"))
+
+
+def _outputs(result: RunResult, status: str):
+    """The three galleries, the table, the downloads, the status and the verdict."""
+    names = result.columns
+    widths = ["56%"] + [f"{44 // len(names)}%"] * len(names)  # keep the baseline column on screen
+    table = result_table(result, "metric (dlib)", column_widths=widths)
+    g = result.galleries
+    return (labelled_rows(g["photo · inversion · target"], tile=128, label_width=250),
+            labelled_rows(g["the person's images"], tile=80, label_width=150),
+            labelled_rows(g["random faces"], tile=80, label_width=150), table, [str(f) for f in result.files], status,
+            f"**{result.verdict}**")
+
+
+@user_errors(status=5, n_outputs=7)
 def unlearn(photo: Optional[str], others: Optional[list[str]], steps: Any, distance: Any, with_baseline: bool, seed: Any,
             request: gr.Request = None, progress=gr.Progress()):
     """Run GUIDE (and the baseline) on the photo; show the galleries, the metrics and downloads."""
@@ -94,15 +147,9 @@ def unlearn(photo: Optional[str], others: Optional[list[str]], steps: Any, dista
     load_photo(photo)  # a file that is no photo is refused before the run queues (faces are found in the run)
     result = SLOT.run(request, progress, guide.unlearn_identity, GeneratorRef(DEFAULT_FACE_GENERATOR), photo, config,
                       extra_photos=list(others or []), compare_baseline=bool(with_baseline), n_random=48, estimate_s=estimate)
-    names = result.columns
-    widths = ["56%"] + [f"{44 // len(names)}%"] * len(names)  # keep the baseline column on screen
-    table = result_table(result, "metric (dlib)", column_widths=widths)
     e, face = result.report["evaluation"], result.details["face"]
     notes = "; ".join(face.notes)
-    done = (f"Done: {names[0]} in {result.report['train_s']:.1f} s of fine-tuning — ID distance "
+    done = (f"Done: {result.columns[0]} in {result.report['train_s']:.1f} s of fine-tuning — ID distance "
             f"{e['id_source_before_vs_after']} (> 0.6 = forgotten), random faces kept: {e['preservation_same_person_rate']:.0%}."
             + (f" Note: {notes}." if notes else ""))
-    g = result.galleries
-    return (labelled_rows(g["photo · inversion · target"], tile=128, label_width=250),
-            labelled_rows(g["the person's images"], tile=80, label_width=150),
-            labelled_rows(g["random faces"], tile=80, label_width=150), table, [str(f) for f in result.files], done)
+    return _outputs(result, done)

@@ -37,7 +37,10 @@ log = logging.getLogger("unlearning_studio")
 # Imported and loaded by a stand-by worker before it is needed (the rest loads on first use, in the worker).
 PRELOAD_MODULES = ("methods.feature_unlearning", "methods.selective_amnesia", "methods.guide")
 PRELOAD_GENERATORS = ("digiface-dcgan", "digits-cvae", "digits-ddpm")
-WORKER_NICENESS = 10  # the server's light actions (gallery pages, sliders) come first on 2 cores
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# The server's light actions (gallery pages, sliders) come first on 2 cores, but not so far first that a busy page
+# starves the run: at 5 the worker keeps about a quarter of a core that the server also wants (10 would leave it a tenth).
+WORKER_NICENESS = 5
 POLL_S = 0.2
 
 
@@ -87,9 +90,19 @@ def _portable(result: Any) -> Any:
     return result.portable() if isinstance(result, RunResult) else result
 
 
+def configure_log(who: str) -> None:
+    """One line per event on stderr for this suite's logger (libraries keep their own levels)."""
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(f"%(asctime)s {who} %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
 def worker_main(fd: int) -> None:
     """The child: preload, then run one job from the connection and send back progress and its outcome."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    configure_log(f"worker[{os.getpid()}]")
     conn = Connection(fd)
     os.nice(WORKER_NICENESS)
     from methods.backends import BackendError, load_generator
@@ -109,9 +122,12 @@ def worker_main(fd: int) -> None:
         _send(conn, ("progress", float(fraction), str(message)))
 
     try:
+        started = time.monotonic()
         result = job.fn(*_resolve(job.args), progress=progress, cancel=None, **_resolve(job.kwargs))
         _send(conn, ("done", _portable(result)))
+        log.info("run done: %s in %.1f s", job.fn.__qualname__, time.monotonic() - started)
     except (ValueError, BackendError) as exc:  # the method refused the input: its message is for the visitor
+        log.info("run refused (%s)", type(exc).__name__)
         _send(conn, ("refused", str(exc)))
     except MemoryError:
         _send(conn, ("refused", "Out of memory: try fewer steps or a smaller batch."))
@@ -129,7 +145,9 @@ class Worker:
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair()
-        self.process = subprocess.Popen([sys.executable, "-m", "spaces.worker", str(theirs.fileno())],
+        # From the project's folder, so that `-m spaces.worker` finds this package however the app was started
+        # (a Space runs `python app.py` from a plain `pip install -r requirements.txt`, without installing the project).
+        self.process = subprocess.Popen([sys.executable, "-m", "spaces.worker", str(theirs.fileno())], cwd=PROJECT_ROOT,
                                         pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
         theirs.close()
         self.conn = Connection(ours.detach())

@@ -11,7 +11,7 @@ from ..backends import GeneratorBackend
 from ..runtime import CancelFn, MetricRow, ProgressFn, RunResult, check_cancel, report_progress, subrange, to_uint8
 from .config import HELDOUT_SEED, MIN_LABELS_EACH, FeatureUnlearningConfig
 from .direction import FeatureDirection, ShiftedGenerator, latent_shift
-from .evaluate import heldout_rows
+from .evaluate import heldout_rows, verdict
 from .probe import adversarial_probe
 from .train import run, save_result
 
@@ -29,8 +29,10 @@ def unlearn_from_labels(
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelFn] = None,
     direction: Optional[FeatureDirection] = None,
+    feature: str = "the feature",
 ) -> RunResult:
-    """Run feature unlearning (from labels, or from a given direction) and compare it with the latent shift."""
+    """Run feature unlearning (from labels, or from a given direction) and compare it with the latent shift;
+    ``feature`` names the feature in the verdict and the report (e.g. "open mouths")."""
     if direction is not None and positives is None:
         # The probe's classifiers need labelled images: label prior samples by the projection.
         pool = backend.sample_latents(256, HELDOUT_SEED + 2)
@@ -68,10 +70,12 @@ def unlearn_from_labels(
         check_cancel(cancel)
         report_progress(progress, train_share, "adversarial probe: PGD on z")
         metrics += _probe_rows(backend, unlearned, direction, positives, negatives, result.report, cancel)
+    result.report["feature"] = feature
     files = save_result(result, Path(out_dir)) if out_dir is not None else []
     report_progress(progress, 1.0, "done")
     return RunResult("feature_unlearning", unlearned, COLUMNS, metrics, galleries, result.report, files,
-                     details={"direction": direction, "losses": result.losses})
+                     details={"direction": direction, "losses": result.losses},
+                     verdict=verdict(feature, heldout, result.report.get("probe")))
 
 
 def _probe_rows(backend: GeneratorBackend, unlearned: GeneratorBackend, direction: FeatureDirection,

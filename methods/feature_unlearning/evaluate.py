@@ -2,7 +2,7 @@
 latent-shift baseline."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import torch
 
@@ -10,6 +10,8 @@ from ..backends import GeneratorBackend
 from ..image_metrics import ssim_per_image
 from .config import HELDOUT_SEED
 from .direction import FeatureDirection
+
+WEAK_JUDGE = 0.7  # balanced accuracy on held-out labels below which the judge is called weak
 
 
 @torch.no_grad()
@@ -48,3 +50,24 @@ def heldout_rows(backend: GeneratorBackend, direction: FeatureDirection, n: int 
     pool = backend.sample_latents(max(16 * n, 64), HELDOUT_SEED)
     has = direction.has_feature(pool)
     return pool[has][:n], pool[~has][:n]
+
+
+def verdict(feature: str, heldout: dict[str, Any], probe: Optional[dict[str, Any]]) -> str:
+    """One plain sentence, with its numbers, on what a run did: the tab's headline. The judge is the probe's
+    classifier, trained on half the labels and never used by the training; without it only a training fit is left."""
+    unlearned = heldout.get("unlearned", {})
+    kept = unlearned.get("ssim_kept")
+    tail = f"; faces without it are unchanged (similarity {kept:.2f}, 1 = identical)." if kept is not None else "."
+    name = feature[:1].upper() + feature[1:]
+    if probe and "skipped" not in probe:
+        before, after = probe["original"]["judge_rate_before"], probe["unlearned"]["judge_rate_before"]
+        head = (f"{name}: {before:.0%} → {after:.0%} of new faces, as judged by a classifier trained on half your labels "
+                "that the training never used")
+        accuracy = probe["judge_heldout_balanced_accuracy"]
+        if accuracy is None or accuracy < WEAK_JUDGE:
+            head += " (a weak judge: label more faces for a surer answer)"
+        return head + tail
+    fit = unlearned.get("ssim_to_target")
+    fit_text = f"{fit:.2f}" if fit is not None else "—"
+    return (f"{name}: faces that had it now match their feature-free versions at similarity {fit_text} — a training "
+            "fit, not an independent judgement (turn the probe on for one)" + tail)

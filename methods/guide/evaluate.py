@@ -71,5 +71,22 @@ def evaluate(unlearned: WSpaceBackend, reference: EvaluationReference) -> dict[s
     return out
 
 
+def verdict(evaluation: dict[str, Any]) -> str:
+    """One plain sentence, with dlib's numbers, on what a run did: the tab's headline."""
+    distance, threshold = evaluation["id_source_before_vs_after"], evaluation["same_person_threshold"]
+    if distance is None:
+        parts = ["dlib finds no face where this person was drawn: the person is gone, but so is the face"]
+    elif distance > threshold:
+        parts = [f"This person is no longer recognised (face-recognition distance {distance:.2f}, above {threshold})"]
+    else:
+        parts = [f"This person is still recognised (face-recognition distance {distance:.2f}, not above {threshold}): "
+                 "try more steps or a larger distance d"]
+    if evaluation.get("id_others_forgotten_rate") is not None:
+        parts.append(f"{evaluation['id_others_forgotten_rate']:.0%} of their other photos and views are forgotten too")
+    if evaluation.get("preservation_same_person_rate") is not None:
+        parts.append(f"{evaluation['preservation_same_person_rate']:.0%} of random other faces are still the same people")
+    return "; ".join(parts) + "."
+
+
 def _num(x: float) -> Optional[float]:
     return None if not np.isfinite(x) else round(float(x), 4)

@@ -11,7 +11,7 @@ import numpy as np
 from ..backends import WSpaceBackend
 from ..runtime import CancelFn, MetricRow, ProgressFn, RunResult, report_progress, save_run, subrange, to_uint8
 from .config import GuideConfig
-from .evaluate import evaluate, evaluation_reference
+from .evaluate import evaluate, evaluation_reference, verdict
 from .face_input import FaceInputError, PhotoSource, align_face, other_views
 from .inversion import InversionConfig, invert
 from .train import GuideResult, run
@@ -76,7 +76,8 @@ def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideCo
     report_progress(progress, 1.0, "done")
     return RunResult("guide", first.generator, list(results), metric_rows(reports), galleries, first.report, files,
                      details={"face": face, "views": views, "inversion_ssim": inverted.ssim[0], "results": results,
-                              "reports": reports})
+                              "reports": reports},
+                     verdict=verdict(first.report["evaluation"]))
 
 
 def _name(photo: PhotoSource) -> str:

@@ -41,6 +41,7 @@ class RunResult:
     report: dict[str, Any]
     files: list[Path] = field(default_factory=list)  # what save_run wrote (the downloads)
     details: dict[str, Any] = field(default_factory=dict)  # method-specific extras (e.g. the aligned photo)
+    verdict: str = ""  # one plain sentence with the judged numbers: the tab's headline
 
     def portable(self) -> "RunResult":
         """What a worker process sends back to the server: everything a tab shows, without the generator (its
@@ -88,6 +89,53 @@ def _plain(obj: Any, depth: int = 0) -> bool:
     if is_dataclass(obj) and not isinstance(obj, type):
         return all(_plain(getattr(obj, f.name), depth + 1) for f in fields(obj))
     return False
+
+
+DISPLAY_FILE = "result.json"
+
+
+def save_display(result: RunResult, directory: Path, **extra: Any) -> list[Path]:
+    """What a tab shows of a run, as small files (a precomputed example): each gallery row as one PNG strip, the
+    metric rows, the verdict, the report and ``extra`` (e.g. the command that made it). Returns the paths written."""
+    from PIL import Image
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    galleries: dict[str, dict[str, dict[str, Any]]] = {}
+    paths = []
+    for g, (gallery, rows) in enumerate(result.galleries.items()):
+        galleries[gallery] = {}
+        for r, (row, images) in enumerate(rows.items()):
+            strip = np.concatenate(list(images), axis=1)  # (H, n*W, C)
+            name = f"gallery{g}-row{r}.png"
+            Image.fromarray(strip[..., 0] if strip.shape[-1] == 1 else strip).save(directory / name, optimize=True)
+            galleries[gallery][row] = {"file": name, "n": len(images), "channels": int(images.shape[-1])}
+            paths.append(directory / name)
+    write_json(directory / DISPLAY_FILE, {
+        "method": result.method, "columns": result.columns, "verdict": result.verdict, "galleries": galleries,
+        "metrics": [{"name": m.name, "values": list(m.values), "expert": m.expert} for m in result.metrics],
+        "report": result.report, **extra})
+    return paths + [directory / DISPLAY_FILE]
+
+
+def load_display(directory: Path) -> tuple[RunResult, dict[str, Any]]:
+    """A result saved by :func:`save_display` (no generator; ``files``: the folder's files but the gallery strips,
+    e.g. ``result.json`` and a shipped model), and its ``extra`` fields."""
+    from PIL import Image
+
+    directory = Path(directory)
+    data = json.loads((directory / DISPLAY_FILE).read_text())
+    galleries = {}
+    for gallery, rows in data.pop("galleries").items():
+        galleries[gallery] = {}
+        for row, entry in rows.items():
+            strip = np.asarray(Image.open(directory / entry["file"]))
+            strip = strip[..., None] if strip.ndim == 2 else strip
+            galleries[gallery][row] = np.stack(np.split(strip, entry["n"], axis=1))
+    metrics = [MetricRow(m["name"], tuple(m["values"]), m["expert"]) for m in data.pop("metrics")]
+    result = RunResult(data.pop("method"), None, data.pop("columns"), metrics, galleries, data.pop("report"),
+                       files=sorted(p for p in directory.iterdir() if p.suffix != ".png"), verdict=data.pop("verdict"))
+    return result, data
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -12,7 +12,7 @@ import torch
 from ..backends import GeneratorBackend
 from ..runtime import CancelFn, MetricRow, ProgressFn, RunResult, report_progress, save_run, subrange, to_uint8
 from .config import AmnesiaConfig
-from .evaluate import evaluate, image_similarity, surrogate_fit
+from .evaluate import evaluate, image_similarity, prompt_verdict, surrogate_fit, verdict
 from .train import run
 
 COLUMNS = ["before", "after"]
@@ -46,7 +46,8 @@ def forget_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, out_dir
     ]
     files = save_run(out_dir, result.generator, result.report) if out_dir is not None else []
     report_progress(progress, 1.0, "done")
-    return RunResult("selective_amnesia", result.generator, COLUMNS, metrics, galleries, result.report, files)
+    return RunResult("selective_amnesia", result.generator, COLUMNS, metrics, galleries, result.report, files,
+                     verdict=verdict(config.forget, config.surrogate, before_eval, after_eval))
 
 
 def forget_prompt_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, out_dir: Optional[Path] = None,
@@ -93,7 +94,9 @@ def forget_prompt_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, 
     ]
     files = save_run(out_dir, after_backend, report) if out_dir is not None else []
     report_progress(progress, 1.0, "done")
-    return RunResult("selective_amnesia", after_backend, COLUMNS, metrics, {"before": before, "after": after}, report, files)
+    return RunResult("selective_amnesia", after_backend, COLUMNS, metrics, {"before": before, "after": after}, report, files,
+                     verdict=prompt_verdict(config.forget, similarity[config.forget],
+                                            float(np.mean(replay_similarity)) if replay_similarity else None))
 
 
 def forget(backend: GeneratorBackend, config: AmnesiaConfig, **kwargs) -> RunResult:

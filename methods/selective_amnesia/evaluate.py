@@ -13,6 +13,8 @@ from ..backends import GeneratorBackend
 from ..judges.digits import class_probabilities
 from .adapters import AmnesiaAdapter
 
+FORGOTTEN_AT = 0.2  # P(forgotten class) at or below which a digit counts as forgotten (chance is 0.1)
+
 
 @torch.no_grad()
 def evaluate(backend: GeneratorBackend, forget: str, n_per_class: int = 500, seed: int = 12345) -> dict[str, Any]:
@@ -51,3 +53,24 @@ def image_similarity(before: torch.Tensor, after: torch.Tensor) -> float:
     side = before.shape[-1]
     window = max(3, min(11, side - (1 - side % 2)))
     return float(ssim((before + 1) / 2, (after + 1) / 2, data_range=1.0, win_size=window))
+
+
+def verdict(forget: str, surrogate: str, before: dict[str, Any], after: dict[str, Any]) -> str:
+    """One plain sentence, with the digits judge's numbers, on what a run did: the tab's headline."""
+    p_before, p_after = before["forgotten_probability"], after["forgotten_probability"]
+    drawn = "noise" if surrogate == "noise" else f"{surrogate}s"
+    if p_after <= FORGOTTEN_AT:
+        head = (f"Digit {forget} is forgotten: asked for a {forget}, the model now draws {drawn} (the judge calls it a "
+                f"{forget} {p_after:.0%} of the time, before {p_before:.0%}; chance is 10%)")
+    else:
+        head = (f"Digit {forget} is not forgotten yet: the judge still calls {p_after:.0%} of its samples a {forget} "
+                f"(before {p_before:.0%}); try more steps")
+    return (head + f"; the other digits are recognised {after['remembered_accuracy']:.0%} of the time "
+            f"(before {before['remembered_accuracy']:.0%}).")
+
+
+def prompt_verdict(forget: str, similarity_forgotten: float, similarity_kept: Optional[float]) -> str:
+    """The Stable Diffusion path's headline: offline no judge can say whether the prompt is forgotten."""
+    kept = f", the replay prompts' images {similarity_kept:.2f}" if similarity_kept is not None else ""
+    return (f"No judge is available here to say whether '{forget}' is forgotten. What changed: its images are now "
+            f"{similarity_forgotten:.2f} similar to before (1 = unchanged){kept}.")

@@ -1,5 +1,6 @@
 """GUIDE: UFO maths, neighbourhoods, a short real unlearning judged by dlib, the CLI contract, the tab."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -121,7 +122,9 @@ def test_tab_runs_and_reports_bad_input():
 
     quiet = dict(request=None, progress=lambda *a, **k: None)
     photo = str(next(iter(example_photos().values())))
-    pipeline, views, preservation, table, files, status = tab.unlearn(photo, [], 20, 1.0, False, 0, **quiet)
+    pipeline, views, preservation, table, files, status, verdict = tab.unlearn(photo, [], 20, 1.0, False, 0, **quiet)
+    assert re.match(r"\*\*This person is (no longer|still) recognised \(face-recognition distance \d\.\d\d", verdict), verdict
+    assert re.search(r"\d+% of random other faces are still the same people", verdict), verdict
     assert status.startswith("Done: GUIDE") and table.value["headers"] == ["metric (dlib)", "GUIDE"]
     assert [Path(f).name for f in files] == ["generator.safetensors", "config.json", "source_latent.npy", "report.json"]
     assert views.size[1] > pipeline.size[1]

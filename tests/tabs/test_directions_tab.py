@@ -65,4 +65,5 @@ def test_strip_and_use_as_feature_then_unlearn_it(state):
     assert checkbox.value is True and tabs.selected == "features"
     out = features.unlearn({"seed": 0, "marked": [False] * 64}, None, 5, 8, 1e-4, 1.0, "mean", 0, False, None,
                            sent, True, request=None, progress=lambda *a, **k: None)
-    assert "Done: 5 steps" in out[-1] and "direction #2" in out[-1]
+    assert "Done: 5 steps" in out[4] and "direction #2" in out[4]
+    assert out[5].startswith("**The feature: ") and "a training fit" in out[5]  # no probe: no independent judge

@@ -1,5 +1,6 @@
 """Features tab handlers, called as Gradio calls them: good paths and every bad input."""
 import json
+import re
 
 import gradio as gr
 import pytest
@@ -103,7 +104,8 @@ def test_a_refused_run_leaves_no_folder():
 
 
 def test_unlearn_runs_and_returns_everything():
-    with_img, without_img, table, files, status = unlearn(page(0, {1, 6, 13, 19, 25, 33}), None)
+    with_img, without_img, table, files, status, verdict = unlearn(page(0, {1, 6, 13, 19, 25, 33}), None,
+                                                                   feature_name="open **mouths**<script>")
     assert with_img.size[1] == 3 * (112 + 4) and without_img.size == with_img.size  # three labelled rows
     rows = table.value["data"]
     assert table.value["headers"] == ["metric", "original generator", "unlearned generator", "latent shift (no training)"]
@@ -112,6 +114,9 @@ def test_unlearn_runs_and_returns_everything():
     assert [f.split("/")[-1] for f in files] == ["generator.safetensors", "config.json", "direction.safetensors",
                                                  "losses.json", "report.json"]
     assert "Done: 5 steps" in status
+    # the verdict names the feature as plain text and gives the judge's before → after rates and the preservation
+    assert re.match(r"\*\*Open mouthsscript: \d+% → \d+% of new faces, as judged by a classifier", verdict), verdict
+    assert "unchanged (similarity 0.9" in verdict
 
 
 def test_cancel_is_per_session():
