@@ -38,7 +38,8 @@ def build_app() -> gr.Blocks:
         # Across tabs: a discovered direction becomes the feature to unlearn.
         found["use_button"].click(
             directions.use_as_feature, found["use_inputs"],
-            [feature_inputs["direction_state"], feature_inputs["banner"], feature_inputs["use_direction"], tabs],
+            [feature_inputs["direction_state"], feature_inputs["banner"], feature_inputs["use_direction"], tabs,
+             feature_inputs["counts"]],
             api_visibility=PRIVATE,
         )
         demo.load(*found["initial"], api_visibility=PRIVATE)

@@ -114,16 +114,21 @@ def data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def labelled_rows(rows: dict[str, np.ndarray], tile: int = 112, label_width: int = 150) -> Image.Image:
-    """Rows of tiles with a label at the left of each row: {"original": (n, H, W, 3), ...}."""
+def labelled_rows(rows: dict[str, np.ndarray], tile: int = 112, label_width: int = 150,
+                  column_labels: Optional[list[str]] = None) -> Image.Image:
+    """Rows of tiles with a label at the left of each row: {"original": (n, H, W, 3), ...}; ``column_labels``
+    adds a line of labels above the columns."""
     names = list(rows)
     n = max(len(v) for v in rows.values()) if rows else 0
     gap = 4
-    canvas = Image.new("RGB", (label_width + n * (tile + gap), len(names) * (tile + gap)), "white")
+    top = 30 if column_labels else 0
+    canvas = Image.new("RGB", (label_width + n * (tile + gap), top + len(names) * (tile + gap)), "white")
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=20)
+    for c, text in enumerate(column_labels or []):
+        draw.text((label_width + c * (tile + gap) + tile // 2, top // 2), text, fill=(30, 30, 30), font=font, anchor="mm")
     for r, name in enumerate(names):
-        y = r * (tile + gap)
+        y = top + r * (tile + gap)
         draw.text((8, y + tile // 2), name, fill=(30, 30, 30), font=font, anchor="lm")
         for c, im in enumerate(rows[name]):
             if im.ndim == 3 and im.shape[-1] == 1:

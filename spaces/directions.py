@@ -18,6 +18,7 @@ from methods.runtime.config import coerce_number
 from spaces.common import PRIVATE, labelled_rows, user_errors
 
 MAX_SLIDERS = 20
+STRIP_SEEDS, STRIP_COLUMNS = 6, 7
 MAX_SEED = 2**31 - 1
 DISPLAY = 320  # 64-px faces are shown up-scaled
 METHOD_LABELS = {"SeFa — closed form (instant)": "sefa", "Voynov & Babenko — trained, shipped": "voynov"}
@@ -62,6 +63,7 @@ def build() -> dict[str, Any]:
         strip_btn = gr.Button("Show strip")
         side = gr.Radio(["+ side", "− side"], value="+ side", label="Forget which side", info="the side of the direction to unlearn")
         use_btn = gr.Button("Use as feature → Features tab", variant="primary", elem_id="dir-use")
+    strip_caption = gr.Markdown(elem_id="dir-strip-caption")
     strip = gr.Image(type="pil", interactive=False, show_label=False, elem_id="dir-strip")
 
     load_inputs = [method, generator, upload, count, max_shift, seed]
@@ -74,7 +76,7 @@ def build() -> dict[str, Any]:
                   **({"api_name": "directions_render"} if i == 0 else {"api_visibility": PRIVATE}))
     seed.submit(render_face, [state, seed, *sliders], [face], show_progress="hidden", api_visibility=PRIVATE)
     random_btn.click(random_face, [state, *sliders], [seed, face], show_progress="hidden", api_visibility=PRIVATE)
-    strip_btn.click(show_strip, [state, which, max_shift], [strip], api_name="directions_strip")
+    strip_btn.click(show_strip, [state, which, max_shift], [strip, strip_caption], api_name="directions_strip")
     return {"use_button": use_btn, "use_inputs": [state, which, side],
             "initial": (load_method, load_inputs, load_outputs)}  # app.py runs it when a page opens (SeFa: < 1 s)
 
@@ -138,17 +140,22 @@ def random_face(state: Optional[dict], *values: Any):
 
 
 @user_errors
-def show_strip(state: Optional[dict], which: Any, max_shift: Any) -> Image.Image:
-    """Direction ``which`` from -ε to +ε on six faces."""
+def show_strip(state: Optional[dict], which: Any, max_shift: Any):
+    """Direction ``which`` from -ε to +ε on six faces, with the ε of each column and a caption naming it."""
     state = _require(state)
     k = len(state["directions"])
     index = int(coerce_number(which, 1, k, "Direction #", integer=True)) - 1
     eps = coerce_number(max_shift, 0.5, 50, "Slider range")
     backend = load_generator(state["generator"])
-    images = to_uint8(dirs.direction_strip(backend, state["directions"][index], list(range(6)), eps))
-    cols = len(images) // 6
-    rows = {f"seed {s}": images[s * cols:(s + 1) * cols] for s in range(6)}
-    return labelled_rows(rows, tile=88, label_width=90)
+    images = to_uint8(dirs.direction_strip(backend, state["directions"][index], list(range(STRIP_SEEDS)), eps,
+                                           columns=STRIP_COLUMNS))
+    rows = {f"seed {s}": images[s * STRIP_COLUMNS:(s + 1) * STRIP_COLUMNS] for s in range(STRIP_SEEDS)}
+    labels = [("−" if x < 0 else "+" if x > 0 else "") + f"{abs(x):.3g}" for x in dirs.strip_shifts(eps, STRIP_COLUMNS)]
+    labels[0], labels[-1] = f"{labels[0]} (− side)", f"{labels[-1]} (+ side)"
+    desc = state["descriptions"][index] if index < len(state["descriptions"]) else ""
+    caption = (f"Direction #{index + 1}{': ' + desc if desc else ''} — each row is one face, moved from −{eps:g} (left) "
+               f"to +{eps:g} (right) along it; the middle column is the face itself.")
+    return labelled_rows(rows, tile=88, label_width=90, column_labels=labels), caption
 
 
 @user_errors
@@ -163,4 +170,6 @@ def use_as_feature(state: Optional[dict], which: Any, side: str):
     name = f"direction #{index + 1} ({side}){' · ' + desc if desc else ''}"
     banner = (f"**Feature from the Directions tab:** {name}. Threshold: the mean projection of prior samples. "
               "Untick the box to unlearn your own labels instead.")
-    return {"vector": vector, "name": name, "generator": state["generator"]}, banner, gr.Checkbox(visible=True, value=True), gr.Tabs(selected="features")
+    counts = "No labels needed: the direction sent from the Directions tab is the feature (untick the box to use labels)."
+    return ({"vector": vector, "name": name, "generator": state["generator"]}, banner, gr.Checkbox(visible=True, value=True),
+            gr.Tabs(selected="features"), counts)

@@ -177,7 +177,7 @@ def build() -> dict[str, Any]:
         button.click(show_example, [button],
                      [with_img, without_img, metrics, downloads, status, verdict, feature_name, grid, labels, counts, seed],
                      api_visibility=PRIVATE, show_progress="hidden")
-    return {"direction_state": sent_direction, "banner": banner, "use_direction": use_direction}
+    return {"direction_state": sent_direction, "banner": banner, "use_direction": use_direction, "counts": counts}
 
 
 # ------------------------------------------------------------------------------------------------

@@ -87,9 +87,14 @@ def shift_latent(latent: torch.Tensor, directions, coefficients: list[float]) ->
 
 
 @torch.no_grad()
+def strip_shifts(max_shift: float, columns: int = 7) -> list[float]:
+    """The shift ε of each column of :func:`direction_strip`, from -max_shift to +max_shift."""
+    return torch.linspace(-max_shift, max_shift, columns).tolist()
+
+
 def direction_strip(backend, direction, seeds: list[int], max_shift: float, columns: int = 7) -> torch.Tensor:
     """Images (len(seeds) * columns, 3, H, W): each seed's face from -max_shift to +max_shift along ``direction``."""
     direction = torch.as_tensor(direction, dtype=torch.float32)
-    steps = torch.linspace(-max_shift, max_shift, columns)
+    steps = torch.tensor(strip_shifts(max_shift, columns))
     latents = torch.cat([backend.sample_latents(1, s) + steps[:, None] * direction[None] for s in seeds])
     return backend.render(latents)

@@ -3,6 +3,7 @@
 Screenshots land in tests/screenshots/ (look at them after UI changes).
 """
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -33,11 +34,32 @@ def _open_settings(page):
     page.get_by_text("Settings", exact=True).locator("visible=true").first.click()
 
 
-def _open_tab(browser, url, name):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+LAPTOP = {"width": 1280, "height": 720}
+
+
+def _open_tab(browser, url, name, viewport=None):
+    page = browser.new_page(viewport=viewport or {"width": 1400, "height": 1000})
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_role("tab", name=name).click()
     return page
+
+
+def _assert_in_view(page, selector):
+    """The element is on screen without scrolling (the primary button when its tab opens)."""
+    box = page.locator(selector).bounding_box()
+    view = page.viewport_size
+    assert box and 0 <= box["y"] and box["y"] + box["height"] <= view["height"] and box["x"] + box["width"] <= view["width"], box
+
+
+def _show_example(page, prefix, title, words):
+    """Click a precomputed example; its verdict must appear at once (within seconds: nothing is computed)."""
+    started = time.perf_counter()
+    page.locator(f"#{prefix}-examples").get_by_role("button", name=title).click()
+    page.wait_for_function(f"document.querySelector('#{prefix}-verdict')?.innerText?.includes({words!r})", timeout=10_000)
+    seconds = time.perf_counter() - started
+    print(f"{prefix} example click -> verdict: {seconds:.2f} s")
+    assert "Precomputed example" in page.locator(f"#{prefix}-verdict").inner_text()
+    return seconds
 
 
 def test_identity_example_unlearn_and_bad_upload(browser, app_url, tmp_path):
@@ -49,14 +71,19 @@ def test_identity_example_unlearn_and_bad_upload(browser, app_url, tmp_path):
     page.wait_for_function("document.querySelector('#id-status')?.innerText?.includes('not an image')", timeout=30_000)
     page.screenshot(path=str(SHOTS / "identity-bad-upload.png"), full_page=True)
     page.close()
-    page = _open_tab(browser, app_url, "Identity")
-    page.get_by_text("astronaut (Eileen Collins").first.click()  # one-click example
+    page = _open_tab(browser, app_url, "Identity", LAPTOP)
+    page.locator("#id-run").wait_for(timeout=10_000)
+    _assert_in_view(page, "#id-run")
+    _show_example(page, "id", "astronaut (Eileen Collins", "no longer recognised")
     page.wait_for_function("document.querySelector('#id-status')?.innerText?.includes('Face found')", timeout=60_000)
+    page.screenshot(path=str(SHOTS / "identity-example.png"), full_page=True)
     _open_settings(page)
     _set_slider(page, "Fine-tuning steps", 30)
     page.locator("#id-run").click()
     page.wait_for_function("document.querySelector('#id-status')?.innerText?.includes('Done: GUIDE')", timeout=300_000)
     page.wait_for_function("document.querySelector('#id-metrics')?.innerText?.includes('ID_others')", timeout=30_000)
+    verdict = page.locator("#id-verdict").inner_text()
+    assert "recognised (face-recognition distance" in verdict and "Precomputed" not in verdict, verdict
     assert page.locator("#id-views img").count() >= 1 and page.locator("#id-preservation img").count() >= 1
     page.wait_for_timeout(1000)
     page.screenshot(path=str(SHOTS / "identity.png"), full_page=True)
@@ -81,13 +108,20 @@ def _set_slider(page, label, value):
 
 
 def test_amnesia_forget_a_digit(browser, app_url):
-    page = _open_tab(browser, app_url, "Amnesia")
+    page = _open_tab(browser, app_url, "Amnesia", LAPTOP)
+    page.locator("#sa-run").wait_for(timeout=10_000)
+    _assert_in_view(page, "#sa-run")
+    _show_example(page, "sa", "remap 3 → 8", "Digit 3 is forgotten")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SHOTS / "amnesia-example.png"), full_page=True)
     _open_settings(page)
     _set_slider(page, "Steps", 300)
     page.locator("#sa-run").click()
     page.wait_for_function("document.querySelector('#sa-status')?.innerText?.includes('Done: forgot')", timeout=120_000)
     page.wait_for_function("document.querySelector('#sa-metrics')?.innerText?.includes('entropy')", timeout=30_000)
     assert page.locator("#sa-after img").count() >= 1
+    verdict = page.locator("#sa-verdict").inner_text()
+    assert "Digit 3 is" in verdict and "Precomputed" not in verdict, verdict  # the example set the inputs: 3 → 8
     page.wait_for_timeout(1000)  # let the images finish fading in
     page.screenshot(path=str(SHOTS / "amnesia.png"), full_page=True)
     page.close()
@@ -159,6 +193,7 @@ def test_features_label_unlearn_and_errors(browser, app_url):
         page.screenshot(path=str(SHOTS / "features-result.png"), full_page=True)
     page.wait_for_function("document.querySelector('#fu-metrics').innerText.includes('probe')", timeout=30_000)
     assert page.locator("#fu-with img").count() >= 1
+    assert page.locator("#fu-verdict").inner_text().startswith("The feature:")  # no name given
     page.screenshot(path=str(SHOTS / "features-result.png"), full_page=True)
     page.close()
 
@@ -170,6 +205,18 @@ def test_features_label_unlearn_and_errors(browser, app_url):
     toast.wait_for(timeout=30_000)
     assert "Traceback" not in page.content()
     page.screenshot(path=str(SHOTS / "features-error.png"), full_page=True)
+    page.close()
+
+
+def test_features_example_shows_at_once_with_its_labels(browser, app_url):
+    page = _open_tab(browser, app_url, "Features", LAPTOP)
+    page.wait_for_selector(".fu-tile", timeout=30_000)
+    _assert_in_view(page, "#fu-run")
+    _show_example(page, "fu", "open mouths", "Open mouths:")
+    page.wait_for_function("document.querySelector('#fu-counts').innerText.includes('10 page(s) labelled')", timeout=10_000)
+    assert page.locator("#fu-feature-name input").input_value() == "open mouths"
+    page.locator("#fu-verdict").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "features-example.png"))
     page.close()
 
 

@@ -58,9 +58,11 @@ def test_bad_inputs(state, tmp_path):
 
 
 def test_strip_and_use_as_feature_then_unlearn_it(state):
-    strip = tab.show_strip(state, 2, 5)
-    assert strip.size[1] == 6 * (88 + 4)
-    sent, banner, checkbox, tabs = tab.use_as_feature(state, 2, "− side")
+    strip, caption = tab.show_strip(state, 2, 5)
+    assert strip.size[1] == 30 + 6 * (88 + 4)  # the ε labels, then six faces
+    assert caption.startswith("Direction #2") and "from −5 (left) to +5 (right)" in caption
+    sent, banner, checkbox, tabs, counts = tab.use_as_feature(state, 2, "− side")
+    assert counts.startswith("No labels needed")
     assert np.allclose(sent["vector"], -state["directions"][1]) and "direction #2" in banner
     assert checkbox.value is True and tabs.selected == "features"
     out = features.unlearn({"seed": 0, "marked": [False] * 64}, None, 5, 8, 1e-4, 1.0, "mean", 0, False, None,
