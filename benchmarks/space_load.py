@@ -93,9 +93,9 @@ def main() -> None:
                                api_name="/directions_render")
                 latencies.append(time.perf_counter() - started)
                 peak = max(peak, _tree_rss_mb(app.pid), key=lambda m: m[1])
-            status = job.result()[-1]
+            message = job.result()[-1]  # the verdict (the status line before verdicts existed)
             time.sleep(20)  # the next stand-by worker loads
-            row = {"run": name, "status": str(status)[:160], "run_s": round(time.perf_counter() - started_run - 20, 1),
+            row = {"run": name, "last_output": str(message)[:160], "run_s": round(time.perf_counter() - started_run - 20, 1),
                    "renders": len(latencies), "render_median_s": round(float(np.median(latencies)), 3),
                    "render_p95_s": round(float(np.percentile(latencies, 95)), 3),
                    "render_max_s": round(float(max(latencies)), 3),

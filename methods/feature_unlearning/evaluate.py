@@ -54,20 +54,28 @@ def heldout_rows(backend: GeneratorBackend, direction: FeatureDirection, n: int 
 
 def verdict(feature: str, heldout: dict[str, Any], probe: Optional[dict[str, Any]]) -> str:
     """One plain sentence, with its numbers, on what a run did: the tab's headline. The judge is the probe's
-    classifier, trained on half the labels and never used by the training; without it only a training fit is left."""
+    classifier, trained on half the labels and never used by the training; when it is weak (or off) only the
+    training fit is left, and the sentence says so."""
     unlearned = heldout.get("unlearned", {})
     kept = unlearned.get("ssim_kept")
     tail = f"; faces without it are unchanged (similarity {kept:.2f}, 1 = identical)." if kept is not None else "."
     name = feature[:1].upper() + feature[1:]
-    if probe and "skipped" not in probe:
+    accuracy = probe.get("judge_heldout_balanced_accuracy") if probe else None
+    if probe and "skipped" not in probe and accuracy is not None and accuracy >= WEAK_JUDGE:
         before, after = probe["original"]["judge_rate_before"], probe["unlearned"]["judge_rate_before"]
-        head = (f"{name}: {before:.0%} → {after:.0%} of new faces, as judged by a classifier trained on half your labels "
-                "that the training never used")
-        accuracy = probe["judge_heldout_balanced_accuracy"]
-        if accuracy is None or accuracy < WEAK_JUDGE:
-            head += " (a weak judge: label more faces for a surer answer)"
-        return head + tail
+        return judged_verdict(name, before, after, "a classifier trained on half your labels that the training never "
+                              f"used ({accuracy:.0%} right on held-out labels)", kept)
     fit = unlearned.get("ssim_to_target")
     fit_text = f"{fit:.2f}" if fit is not None else "—"
-    return (f"{name}: faces that had it now match their feature-free versions at similarity {fit_text} — a training "
-            "fit, not an independent judgement (turn the probe on for one)" + tail)
+    why = ("turn the probe on for an independent judge" if not probe or "skipped" in probe else
+           f"no independent judge is reliable with these labels (the probe's classifier is right on "
+           f"{accuracy:.0%} of held-out labels): label more faces for one" if accuracy is not None else
+           "too few labels to train an independent judge")
+    return (f"{name}: the faces that had it now match their feature-free versions at similarity {fit_text} — a training "
+            f"fit, not an independent judgement ({why})" + tail)
+
+
+def judged_verdict(name: str, rate_before: float, rate_after: float, judge: str, kept: Optional[float]) -> str:
+    """The headline when an independent judge measured the feature on new faces before and after."""
+    tail = f"; faces without it are unchanged (similarity {kept:.2f}, 1 = identical)." if kept is not None else "."
+    return f"{name}: {rate_before:.1%} → {rate_after:.1%} of new faces, as judged by {judge}" + tail

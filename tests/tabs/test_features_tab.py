@@ -1,6 +1,5 @@
 """Features tab handlers, called as Gradio calls them: good paths and every bad input."""
 import json
-import re
 
 import gradio as gr
 import pytest
@@ -114,9 +113,9 @@ def test_unlearn_runs_and_returns_everything():
     assert [f.split("/")[-1] for f in files] == ["generator.safetensors", "config.json", "direction.safetensors",
                                                  "losses.json", "report.json"]
     assert "Done: 5 steps" in status
-    # the verdict names the feature as plain text and gives the judge's before → after rates and the preservation
-    assert re.match(r"\*\*Open mouthsscript: \d+% → \d+% of new faces, as judged by a classifier", verdict), verdict
-    assert "unchanged (similarity 0.9" in verdict
+    # the verdict names the feature as plain text; with six labels no judge is reliable, and it says so
+    assert verdict.startswith("**Open mouthsscript: "), verdict
+    assert "a training fit, not an independent judgement" in verdict and "unchanged (similarity 0.9" in verdict
 
 
 def test_cancel_is_per_session():
