@@ -28,7 +28,7 @@ from methods.guide.face_input import example_photos
 HERE = Path(__file__).resolve().parents[1]
 # Start the app from ROOT's own code: the editable install of this checkout would otherwise win the import.
 BOOT = ("import sys, runpy; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in getattr(f, '__module__', '')];"
-        "sys.path.insert(0, '.'); runpy.run_path('app.py', run_name='__main__')")
+        "runpy.run_path('app.py', run_name='__main__')")  # -c puts the working folder (ROOT) first on the path
 RENDER_EVERY_S = 0.2  # a slider render every 0.2 s from the second visitor
 CVAE = "digits cVAE (offline, trained here on scikit-learn's digits)"
 

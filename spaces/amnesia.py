@@ -67,10 +67,6 @@ def build() -> None:
         with gr.Column(scale=1):
             # allow_custom_value: an API caller's value outside the list reaches the handler, whose checks answer in
             # plain words (Gradio's own check would answer with its library text)
-            with gr.Group(elem_id="sa-examples"):
-                gr.Markdown("**Examples** — precomputed on the digits cVAE, shown at once")
-                with gr.Row():
-                    example_buttons = [gr.Button(title, size="sm") for title in precomputed_examples("amnesia")]
             model = gr.Dropdown(list(MODELS), value=list(MODELS)[0], label="Model", elem_id="sa-model", allow_custom_value=True)
             forget = gr.Dropdown(CLASSES, value="0", label="Concept to forget", allow_custom_value=True)
             surrogate = gr.Dropdown(SURROGATES, value="uniform noise", label="Remap it to (surrogate)", allow_custom_value=True)
@@ -97,15 +93,19 @@ def build() -> None:
             with gr.Accordion("What do these mean?", open=False):
                 gr.Markdown(GLOSSARY)
         with gr.Column(scale=2):
+            with gr.Group(elem_id="sa-examples"):
+                with gr.Row(equal_height=True):
+                    gr.Markdown("**Examples** — precomputed on the digits cVAE, shown at once:")
+                    example_buttons = [gr.Button(title, size="sm") for title in precomputed_examples("amnesia")]
             verdict = gr.Markdown(elem_id="sa-verdict")
             with gr.Row():
                 with gr.Column():
                     gr.Markdown("#### Before — one row per concept, fixed seeds")
-                    before = gr.Image(type="pil", interactive=False, show_label=False, elem_id="sa-before")
+                    before = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="sa-before")
                 with gr.Column():
                     gr.Markdown("#### After — the same latents")
-                    after = gr.Image(type="pil", interactive=False, show_label=False, elem_id="sa-after")
-            metrics = gr.Dataframe(headers=["metric (digits classifier)", "before", "after"], interactive=False, wrap=True,
+                    after = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="sa-after")
+            metrics = gr.Dataframe(headers=["metric (digits classifier)", "before", "after"], interactive=False, wrap=True, max_height=1000,
                                    elem_id="sa-metrics")
             downloads = gr.File(label="Downloads: the forgotten model and its report", file_count="multiple",
                                 interactive=False)

@@ -45,7 +45,7 @@ def build() -> dict[str, Any]:
         upload = gr.File(label="…or load a directions.safetensors", file_types=[".safetensors"], type="filepath", scale=1)
     with gr.Row():
         with gr.Column(scale=2):
-            face = gr.Image(label="Face", type="pil", interactive=False, height=DISPLAY, elem_id="dir-face")
+            face = gr.Image(label="Face", type="pil", interactive=False, buttons=[], height=DISPLAY, elem_id="dir-face")
             with gr.Row():
                 seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
                 random_btn = gr.Button("Random face")
@@ -64,7 +64,7 @@ def build() -> dict[str, Any]:
         side = gr.Radio(["+ side", "− side"], value="+ side", label="Forget which side", info="the side of the direction to unlearn")
         use_btn = gr.Button("Use as feature → Features tab", variant="primary", elem_id="dir-use")
     strip_caption = gr.Markdown(elem_id="dir-strip-caption")
-    strip = gr.Image(type="pil", interactive=False, show_label=False, elem_id="dir-strip")
+    strip = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="dir-strip")
 
     load_inputs = [method, generator, upload, count, max_shift, seed]
     load_outputs = [state, face, info, *sliders]

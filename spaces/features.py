@@ -154,11 +154,11 @@ def build() -> dict[str, Any]:
                 gr.Markdown(GLOSSARY)
     verdict = gr.Markdown(elem_id="fu-verdict")
     gr.Markdown("#### Held-out faces the projection says HAVE the feature — it should be gone in the lower two rows")
-    with_img = gr.Image(type="pil", interactive=False, elem_id="fu-with", show_label=False)
+    with_img = gr.Image(type="pil", interactive=False, buttons=[], elem_id="fu-with", show_label=False)
     gr.Markdown("#### Held-out faces WITHOUT the feature — all three rows should match")
-    without_img = gr.Image(type="pil", interactive=False, elem_id="fu-without", show_label=False)
+    without_img = gr.Image(type="pil", interactive=False, buttons=[], elem_id="fu-without", show_label=False)
     metrics = gr.Dataframe(headers=["metric", "original generator", "unlearned generator", "latent shift (no training)"],
-                           label="Metrics (held-out latents)", interactive=False, wrap=True, elem_id="fu-metrics")
+                           label="Metrics (held-out latents)", interactive=False, wrap=True, max_height=1000, elem_id="fu-metrics")
     downloads = gr.File(label="Downloads: the unlearned generator (generator.safetensors + config.json), direction.safetensors, report.json, losses.json",
                         file_count="multiple", interactive=False)
 

@@ -71,7 +71,7 @@ def build() -> None:
                 run_btn = gr.Button("Unlearn this person", variant="primary", elem_id="id-run")
                 stop_btn = gr.Button("Cancel", variant="stop")
             status = gr.Markdown(elem_id="id-status")
-            preview = gr.Image(label="Aligned face (what the generator sees)", type="pil", interactive=False, height=200,
+            preview = gr.Image(label="Aligned face (what the generator sees)", type="pil", interactive=False, buttons=[], height=200,
                                elem_id="id-preview")
             others = gr.File(label="More photos of the same person (optional: they count in ID_others)", file_count="multiple",
                              file_types=["image"], type="filepath")
@@ -88,12 +88,12 @@ def build() -> None:
         with gr.Column(scale=2):
             verdict = gr.Markdown(elem_id="id-verdict")
             gr.Markdown("#### Photo → inversion → target face")
-            pipeline = gr.Image(type="pil", interactive=False, show_label=False, elem_id="id-pipeline")
+            pipeline = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="id-pipeline")
             gr.Markdown("#### The person's images before and after — columns: the photo, then its other views")
-            views = gr.Image(type="pil", interactive=False, show_label=False, elem_id="id-views")
+            views = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="id-views")
             gr.Markdown("#### Everyone else: random faces before and after (fixed seeds)")
-            preservation = gr.Image(type="pil", interactive=False, show_label=False, elem_id="id-preservation")
-            metrics = gr.Dataframe(headers=["metric (dlib)", "GUIDE", "baseline"], interactive=False, wrap=True, elem_id="id-metrics")
+            preservation = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="id-preservation")
+            metrics = gr.Dataframe(headers=["metric (dlib)", "GUIDE", "baseline"], interactive=False, wrap=True, max_height=1000, elem_id="id-metrics")
             downloads = gr.File(label="Downloads: the unlearned generator (GUIDE) and its report", file_count="multiple",
                                 interactive=False)
     photo.change(preview_face, [photo], [preview, status], api_name="identity_preview")

@@ -214,7 +214,7 @@ def test_features_example_shows_at_once_with_its_labels(browser, app_url):
     _assert_in_view(page, "#fu-run")
     _show_example(page, "fu", "open mouths", "Open mouths:")
     page.wait_for_function("document.querySelector('#fu-counts').innerText.includes('10 page(s) labelled')", timeout=10_000)
-    assert page.locator("#fu-feature-name input").input_value() == "open mouths"
+    assert page.locator("#fu-feature-name").get_by_role("textbox").input_value() == "open mouths"
     page.locator("#fu-verdict").scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "features-example.png"))
     page.close()

@@ -16,13 +16,13 @@ def page(seed, marked_idx=()):
     return {"seed": seed, "marked": [i in marked_idx for i in range(tab.PAGE_SIZE)]}
 
 
-SETTINGS = dict(steps=5, batch=8, lr=1e-4, alpha=1.0, thr="mean", run_seed=0, probe=False, base_file=None)
+SETTINGS = dict(steps=5, batch=8, lr=1e-4, alpha=1.0, thr="mean", run_seed=0, probe=False, base_file=None, feature_name="")
 
 
 def unlearn(grid, state, **over):
     s = {**SETTINGS, **over}
     return tab.unlearn(grid, state, s["steps"], s["batch"], s["lr"], s["alpha"], s["thr"], s["run_seed"], s["probe"],
-                       s["base_file"], request=None, progress=no_progress)
+                       s["base_file"], feature_name=s["feature_name"], request=None, progress=no_progress)
 
 
 def test_labelling_flow_counts_and_pages():
@@ -113,9 +113,10 @@ def test_unlearn_runs_and_returns_everything():
     assert [f.split("/")[-1] for f in files] == ["generator.safetensors", "config.json", "direction.safetensors",
                                                  "losses.json", "report.json"]
     assert "Done: 5 steps" in status
-    # the verdict names the feature as plain text; with six labels no judge is reliable, and it says so
+    # the verdict names the feature as plain text; with the probe off there is no independent judge, and it says so
     assert verdict.startswith("**Open mouthsscript: "), verdict
-    assert "a training fit, not an independent judgement" in verdict and "unchanged (similarity 0.9" in verdict
+    assert "a training fit, not an independent judgement (turn the probe on" in verdict, verdict
+    assert "unchanged (similarity 0.9" in verdict or "unchanged (similarity 1.00" in verdict, verdict
 
 
 def test_cancel_is_per_session():
