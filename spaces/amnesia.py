@@ -14,10 +14,10 @@ from methods.backends.stable_diffusion import DEFAULT_MODEL, StableDiffusionBack
 from methods.runtime import RunResult, gpu_available
 from methods.runtime.config import check_cpu_budget
 from spaces.common import (
-    EXAMPLE_STATUS,
     PRIVATE,
     TrainingSlot,
     config_slider,
+    example_status,
     example_verdict,
     labelled_rows,
     precomputed_examples,
@@ -105,7 +105,8 @@ def build() -> None:
                 with gr.Column():
                     gr.Markdown("#### After — the same latents")
                     after = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="sa-after")
-            metrics = gr.Dataframe(headers=["metric (digits classifier)", "before", "after"], interactive=False, wrap=True, max_height=1000,
+            metrics = gr.Dataframe(headers=["metric (digits classifier)", "before", "after"], interactive=False, wrap=True,
+                                   max_height=1000,
                                    elem_id="sa-metrics")
             downloads = gr.File(label="Downloads: the forgotten model and its report", file_count="multiple",
                                 interactive=False)
@@ -150,8 +151,8 @@ def show_example(title: str):
     """A precomputed example: its result at once, and the inputs that made it."""
     result, extra = precomputed_examples("amnesia")[title]
     inputs = extra["inputs"]
-    return (*_digit_outputs(result, inputs["forget"], EXAMPLE_STATUS)[:5], example_verdict(result, extra), list(MODELS)[0],
-            inputs["forget"], inputs["surrogate"])
+    shown = _digit_outputs(result, inputs["forget"], example_status("Forget"))[:5]
+    return (*shown, example_verdict(result, extra), list(MODELS)[0], inputs["forget"], inputs["surrogate"])
 
 
 def _digit_outputs(result: RunResult, forget: str, status: str):

@@ -152,7 +152,9 @@ def precomputed_examples(tab: str) -> dict[str, tuple[RunResult, dict[str, Any]]
     return examples
 
 
-EXAMPLE_STATUS = "Precomputed example shown: press the Run button to compute it live."
+def example_status(button: str) -> str:
+    """The status line while a precomputed example is shown."""
+    return f"Precomputed example shown: press **{button}** to compute it live."
 
 
 def example_verdict(result: RunResult, extra: dict[str, Any]) -> str:

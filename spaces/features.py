@@ -23,12 +23,12 @@ from methods.runtime import RunResult, gpu_available
 from methods.runtime.config import check_cpu_budget, coerce_number
 from methods.sample import sample_images
 from spaces.common import (
-    EXAMPLE_STATUS,
     EXAMPLES_ROOT,
     PRIVATE,
     TrainingSlot,
     config_slider,
     data_uri,
+    example_status,
     example_verdict,
     labelled_rows,
     precomputed_examples,
@@ -153,7 +153,7 @@ def build() -> dict[str, Any]:
             with gr.Accordion("What do these mean?", open=False):
                 gr.Markdown(GLOSSARY)
     verdict = gr.Markdown(elem_id="fu-verdict")
-    gr.Markdown("#### Held-out faces the projection says HAVE the feature — it should be gone in the lower two rows")
+    gr.Markdown("#### Held-out faces that carry the feature most strongly — it should be gone in the lower two rows")
     with_img = gr.Image(type="pil", interactive=False, buttons=[], elem_id="fu-with", show_label=False)
     gr.Markdown("#### Held-out faces WITHOUT the feature — all three rows should match")
     without_img = gr.Image(type="pil", interactive=False, buttons=[], elem_id="fu-without", show_label=False)
@@ -298,8 +298,8 @@ def show_example(title: str):
     result, extra = precomputed_examples("features")[title]
     labels = LabelSet.load(EXAMPLES_ROOT / "features" / extra["slug"] / "labels.json")
     grid, labels, counts, seed = _show(min(labels.pages), labels)
-    return (*_outputs(result, EXAMPLE_STATUS)[:5], example_verdict(result, extra), extra["inputs"]["feature"], grid, labels,
-            counts, seed)
+    shown = _outputs(result, example_status("Unlearn"))[:5]
+    return (*shown, example_verdict(result, extra), extra["inputs"]["feature"], grid, labels, counts, seed)
 
 
 def _outputs(result: RunResult, status: str):

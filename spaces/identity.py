@@ -14,11 +14,11 @@ from methods.guide.face_input import align_face, load_photo
 from methods.runtime import RunResult, gpu_available
 from methods.runtime.config import check_cpu_budget
 from spaces.common import (
-    EXAMPLE_STATUS,
     EXAMPLES_ROOT,
     PRIVATE,
     TrainingSlot,
     config_slider,
+    example_status,
     example_verdict,
     labelled_rows,
     precomputed_examples,
@@ -119,7 +119,7 @@ def preview_face(photo: Optional[str]):
 def show_example(title: str):
     """A precomputed example: its result at once, and its photo in the upload box (ready to run live)."""
     result, extra = precomputed_examples("identity")[title]
-    return (*_outputs(result, EXAMPLE_STATUS)[:6], example_verdict(result, extra),
+    return (*_outputs(result, example_status("Unlearn this person"))[:6], example_verdict(result, extra),
             str(EXAMPLES_ROOT / "identity" / extra["slug"] / "photo.png"))
 
 

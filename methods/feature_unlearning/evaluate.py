@@ -46,10 +46,12 @@ def evaluate(
 
 
 def heldout_rows(backend: GeneratorBackend, direction: FeatureDirection, n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
-    """n held-out latents the projection says have the feature, and n it says do not (fixed seed)."""
+    """n held-out latents that carry the feature most strongly (the highest projections: the feature shows clearly
+    in their faces), and n the projection says do not have it (fixed seed)."""
     pool = backend.sample_latents(max(16 * n, 64), HELDOUT_SEED)
     has = direction.has_feature(pool)
-    return pool[has][:n], pool[~has][:n]
+    strongest = torch.argsort(direction.project(pool), descending=True)[:n]
+    return pool[strongest[has[strongest]]], pool[~has][:n]
 
 
 def verdict(feature: str, heldout: dict[str, Any], probe: Optional[dict[str, Any]]) -> str:
