@@ -7,9 +7,10 @@ from ..runtime.config import BoundedConfig, CpuCost, bounded, choice
 
 PERCEPTUAL = ("auto", "lpips", "msssim")
 # benchmarks/guide.py on the 2-core machine (slowest figures): alignment, inversion of 7 images and evaluation
-# about 65 s; GUIDE 0.3 s a step; the baseline (L_local only) 0.075 s a step.
-CPU_COST = CpuCost(fixed_s=65.0, step_s=0.3)
-BASELINE_CPU_COST = CpuCost(fixed_s=5.0, step_s=0.075)
+# about 60 s; GUIDE 0.15-0.3 s a step; the baseline (L_local only) about 0.05 s. benchmarks/ui_limits.py: 600 steps
+# with the baseline took 156 s. The estimate keeps a margin for slower days.
+CPU_COST = CpuCost(fixed_s=60.0, step_s=0.2)
+BASELINE_CPU_COST = CpuCost(fixed_s=5.0, step_s=0.06)
 
 
 @dataclass
