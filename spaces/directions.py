@@ -150,8 +150,9 @@ def show_strip(state: Optional[dict], which: Any, max_shift: Any):
     images = to_uint8(dirs.direction_strip(backend, state["directions"][index], list(range(STRIP_SEEDS)), eps,
                                            columns=STRIP_COLUMNS))
     rows = {f"seed {s}": images[s * STRIP_COLUMNS:(s + 1) * STRIP_COLUMNS] for s in range(STRIP_SEEDS)}
-    labels = [("−" if x < 0 else "+" if x > 0 else "") + f"{abs(x):.3g}" for x in dirs.strip_shifts(eps, STRIP_COLUMNS)]
-    labels[0], labels[-1] = f"{labels[0]} (− side)", f"{labels[-1]} (+ side)"
+    # ASCII "-" in the picture: Pillow's built-in font has no typographic minus
+    labels = [("-" if x < 0 else "+" if x > 0 else "") + f"{abs(x):.3g}" for x in dirs.strip_shifts(eps, STRIP_COLUMNS)]
+    labels[0], labels[-1] = f"{labels[0]} (- side)", f"{labels[-1]} (+ side)"
     desc = state["descriptions"][index] if index < len(state["descriptions"]) else ""
     caption = (f"Direction #{index + 1}{': ' + desc if desc else ''} — each row is one face, moved from −{eps:g} (left) "
                f"to +{eps:g} (right) along it; the middle column is the face itself.")
