@@ -66,12 +66,12 @@ def verdict(feature: str, heldout: dict[str, Any], probe: Optional[dict[str, Any
     if probe and "skipped" not in probe and accuracy is not None and accuracy >= WEAK_JUDGE:
         before, after = probe["original"]["judge_rate_before"], probe["unlearned"]["judge_rate_before"]
         return judged_verdict(name, before, after, "a classifier trained on half your labels that the training never "
-                              f"used ({accuracy:.0%} right on held-out labels)", kept)
+                              f"used (balanced accuracy {accuracy:.0%} on held-out labels; 50% is chance)", kept)
     fit = unlearned.get("ssim_to_target")
     fit_text = f"{fit:.2f}" if fit is not None else "—"
     why = ("turn the probe on for an independent judge" if not probe or "skipped" in probe else
-           f"no independent judge is reliable with these labels (the probe's classifier is right on "
-           f"{accuracy:.0%} of held-out labels): label more faces for one" if accuracy is not None else
+           f"no independent judge is reliable with these labels (the probe's classifier has a balanced accuracy "
+           f"of {accuracy:.0%} on held-out labels; 50% is chance): label more faces for one" if accuracy is not None else
            "too few labels to train an independent judge")
     return (f"{name}: the faces that had it now match their feature-free versions at similarity {fit_text} — a training "
             f"fit, not an independent judgement ({why})" + tail)
