@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parents[1]
 BOOT = ("import sys, runpy; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in getattr(f, '__module__', '')];"
         "runpy.run_path('app.py', run_name='__main__')")  # -c puts the working folder (ROOT) first on the path
 RENDER_EVERY_S = 0.2  # a slider render every 0.2 s from the second visitor
-CVAE = "digits cVAE (offline, trained here on scikit-learn's digits)"
+CVAE = "digits cVAE (offline)"
 
 
 def _runs(photo: str) -> list[tuple[str, tuple, str]]:

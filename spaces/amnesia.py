@@ -4,6 +4,7 @@ Layout first, then one handler per event; each handler calls one function of ``m
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import gradio as gr
@@ -16,20 +17,25 @@ from methods.runtime.config import check_cpu_budget
 from spaces.common import (
     PRIVATE,
     TrainingSlot,
+    chosen_preset,
     config_slider,
     example_status,
     example_verdict,
     labelled_rows,
     precomputed_examples,
+    preset_choices,
+    preset_radio,
     result_table,
     user_errors,
 )
 from spaces.models import offered_models, resolve_model
 
 SD = "stable-diffusion"
-MODELS = {"digits cVAE (offline, trained here on scikit-learn's digits)": "digits-cvae",
-          "digits diffusion — class-conditional DDPM (offline, trained here)": "digits-ddpm",
-          "Stable Diffusion (diffusers: a model from the operator's list — downloads weights, needs a GPU)": SD}
+MODELS = {"digits cVAE (offline)": "digits-cvae", "digits diffusion, DDPM (offline)": "digits-ddpm",
+          "Stable Diffusion (needs a GPU)": SD}
+DEFAULT_MODEL_KIND = MODELS[list(MODELS)[0]]
+MODEL_INFO = ("The digits models were trained here on scikit-learn's digits. Stable Diffusion: a model from the "
+              "operator's list (downloads weights, needs a GPU).")
 CPU_PARAMETER_LIMIT = 50_000_000  # a real SD UNet (860 M) is refused on a CPU; small local pipelines run
 CLASSES = [str(i) for i in range(10)]
 SURROGATES = ["uniform noise"] + CLASSES
@@ -67,7 +73,8 @@ def build() -> None:
         with gr.Column(scale=1):
             # allow_custom_value: an API caller's value outside the list reaches the handler, whose checks answer in
             # plain words (Gradio's own check would answer with its library text)
-            model = gr.Dropdown(list(MODELS), value=list(MODELS)[0], label="Model", elem_id="sa-model", allow_custom_value=True)
+            model = gr.Dropdown(list(MODELS), value=list(MODELS)[0], label="Model", elem_id="sa-model", allow_custom_value=True,
+                                info=MODEL_INFO)
             forget = gr.Dropdown(CLASSES, value="0", label="Concept to forget", allow_custom_value=True)
             surrogate = gr.Dropdown(SURROGATES, value="uniform noise", label="Remap it to (surrogate)", allow_custom_value=True)
             with gr.Group(visible=False) as sd_box:
@@ -82,8 +89,10 @@ def build() -> None:
             with gr.Accordion("Settings", open=False):
                 lmbda = config_slider(Config, "lmbda", "λ — EWC (Fisher) weight")
                 gamma = config_slider(Config, "gamma", "γ — replay weight")
-                steps = config_slider(Config, "steps", "Steps", info="defaults: cVAE 10k (official), DDPM 1500 (CPU budget)")
+                steps = config_slider(Config, "steps", "Steps", value=_preset_config(DEFAULT_MODEL_KIND, "quick").steps,
+                                      info="full: cVAE 10k (official), DDPM 1500 (CPU budget)")
                 seed = gr.Number(Config.default("seed"), label="Seed", precision=0, minimum=0)
+            preset = preset_radio(sa.presets_for(DEFAULT_MODEL_KIND), _preset_seconds(DEFAULT_MODEL_KIND), "sa-preset")
             with gr.Row():
                 run_btn = gr.Button("Forget", variant="primary", elem_id="sa-run")
                 stop_btn = gr.Button("Cancel", variant="stop")
@@ -101,7 +110,8 @@ def build() -> None:
             with gr.Row():
                 with gr.Column():
                     gr.Markdown("#### Before — one row per concept, fixed seeds")
-                    before = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="sa-before")
+                    before = gr.Image(_before_grid(DEFAULT_MODEL_KIND), type="pil", interactive=False, buttons=[],
+                                      show_label=False, elem_id="sa-before")
                 with gr.Column():
                     gr.Markdown("#### After — the same latents")
                     after = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="sa-after")
@@ -110,39 +120,77 @@ def build() -> None:
                                    elem_id="sa-metrics")
             downloads = gr.File(label="Downloads: the forgotten model and its report", file_count="multiple",
                                 interactive=False)
-    model.change(model_defaults, [model], [lmbda, steps, forget, surrogate, sd_box, sd_model], api_visibility=PRIVATE)
+    model.change(model_defaults, [model], [lmbda, steps, forget, surrogate, sd_box, sd_model, preset, before, after],
+                 api_visibility=PRIVATE)
+    preset.change(preset_settings, [model, preset], [lmbda, steps], api_visibility=PRIVATE, show_progress="hidden")
     for button in example_buttons:
         button.click(show_example, [button], [before, after, metrics, downloads, status, verdict, model, forget, surrogate],
                      api_visibility=PRIVATE, show_progress="hidden")
     SLOT.wire(run_btn, stop_btn, forget_concept,
-              [model, forget, surrogate, lmbda, gamma, steps, seed, sd_model, forget_prompt, surrogate_prompt, replay, train_method],
+              [model, forget, surrogate, lmbda, gamma, steps, seed, sd_model, forget_prompt, surrogate_prompt, replay, train_method,
+               preset],
               [before, after, metrics, downloads, status, verdict], status, api_name="amnesia_forget")
 
 
+def _preset_config(kind: str, name: str) -> sa.AmnesiaConfig:
+    presets = sa.presets_for(kind)
+    return Config.for_model(kind, presets.get(name, presets["full"]))
+
+
+def _preset_seconds(kind: str):
+    return lambda preset: Config.for_model(kind, preset).cpu_seconds(kind, preset)
+
+
+@functools.lru_cache(maxsize=None)
+def _before_grid(kind: str):
+    """The original model's samples of every class (the run's "before", shown before any run)."""
+    if kind == SD:
+        return None
+    grid = sa.concept_grid(load_generator(kind))
+    return labelled_rows(grid, tile=36, label_width=110)
+
+
 def model_defaults(model: str):
-    """Show the chosen model's default λ and steps, and its concept inputs (classes or prompts)."""
-    config = Config.for_model(MODELS.get(model, ""))
-    prompts = MODELS.get(model) == SD
+    """Show the chosen model's presets, their λ and steps, its concept inputs (classes or prompts) and its samples."""
+    kind = MODELS.get(model, "")
+    presets = sa.presets_for(kind)
+    first = next(iter(presets))
+    config = _preset_config(kind, first)
+    prompts = kind == SD
     return (gr.Slider(value=config.lmbda), gr.Slider(value=config.steps), gr.Dropdown(visible=not prompts),
-            gr.Dropdown(visible=not prompts), gr.Group(visible=prompts), gr.Dropdown(choices=list(offered_models())))
+            gr.Dropdown(visible=not prompts), gr.Group(visible=prompts), gr.Dropdown(choices=list(offered_models())),
+            gr.Radio(choices=preset_choices(presets, _preset_seconds(kind)), value=first),
+            _before_grid(kind) if kind in MODELS.values() else None, None)
+
+
+@user_errors
+def preset_settings(model: str, name: str):
+    """Set λ and the steps to the chosen preset's for this model."""
+    kind = MODELS.get(model, "")
+    config = Config.for_model(kind, chosen_preset(sa.presets_for(kind), name))
+    return gr.Slider(value=config.lmbda), gr.Slider(value=config.steps)
 
 
 @user_errors(status=4, n_outputs=6)
 def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: Any, steps: Any, seed: Any,
                    sd_model: str = DEFAULT_MODEL, forget_prompt: str = "", surrogate_prompt: str = "", replay: str = "",
-                   train_method: str = "full", request: gr.Request = None, progress=gr.Progress()):
-    """Forget one concept; show samples of every concept before/after, the metrics and downloads."""
+                   train_method: str = "full", preset: str = "quick", request: gr.Request = None, progress=gr.Progress()):
+    """Forget one concept under a preset (its learning rate and evaluation size; λ, γ, steps and seed as set); show
+    samples of every concept before/after, the metrics and downloads."""
     if model not in MODELS:
         raise ValueError("unknown model: pick one from the list")
     settings = Config.checked_inputs(lmbda=lmbda, gamma=gamma, steps=steps, seed=seed)  # the rest: the model's defaults
     if MODELS[model] == SD:
         return _forget_prompt(sd_model, forget_prompt, surrogate_prompt, replay, train_method, settings, request, progress)
-    config = Config.for_model(MODELS[model], forget=str(forget), surrogate="noise" if surrogate == "uniform noise" else str(surrogate),
-                              **settings)
+    presets = sa.presets_for(MODELS[model])
+    chosen = chosen_preset(presets, preset)
+    config = Config.for_model(MODELS[model], chosen, forget=str(forget),
+                              surrogate="noise" if surrogate == "uniform noise" else str(surrogate), **settings)
     config.validate(load_generator(MODELS[model]))  # unknown concepts are refused before the run queues
-    estimate = config.cpu_seconds(MODELS[model])
+    estimate = config.cpu_seconds(MODELS[model], chosen)
     check_cpu_budget(estimate, gpu_available())
-    result = SLOT.run(request, progress, sa.forget, GeneratorRef(MODELS[model]), config, estimate_s=estimate)
+    result = SLOT.run(request, progress, sa.forget, GeneratorRef(MODELS[model]), config, **chosen.options,
+                      estimate_s=estimate)
     return _digit_outputs(result, config.forget, f"Done: forgot '{config.forget}' → {surrogate} in {result.report['wall_s']:.1f} s.")
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from methods.backends import BackendError
-from methods.runtime import Cancelled, RunResult, load_display, ui_bounds
+from methods.runtime import Cancelled, Preset, RunResult, load_display, ui_bounds
 from spaces.worker import Job, TrainingQueue, WorkerFailed
 
 log = logging.getLogger("unlearning_studio")
@@ -163,10 +163,34 @@ def example_verdict(result: RunResult, extra: dict[str, Any]) -> str:
             f"a 2-core CPU by `{extra['command']}`, seed {extra['seed']}.*")
 
 
-def config_slider(config_cls: type, name: str, label: str, **kwargs: Any) -> gr.Slider:
-    """A slider whose range, step and default are the config field's (declared once, in the config)."""
+def config_slider(config_cls: type, name: str, label: str, value: Any = None, **kwargs: Any) -> gr.Slider:
+    """A slider whose range, step and default are the config field's (declared once, in the config); ``value``: a
+    preset's value instead of the default."""
     low, high, step = ui_bounds(config_cls, name)
-    return gr.Slider(low, high, config_cls.default(name), step=step, label=label, **kwargs)
+    return gr.Slider(low, high, config_cls.default(name) if value is None else value, step=step, label=label, **kwargs)
+
+
+def preset_choices(presets: dict[str, Preset], seconds: Callable[[Preset], float]) -> list[tuple[str, str]]:
+    """The Preset radio's choices: "Quick · about 20 s" (the time from the config's CPU estimate) -> "quick"."""
+    return [(f"{p.label} · about {_about(seconds(p))}", name) for name, p in presets.items()]
+
+
+def preset_radio(presets: dict[str, Preset], seconds: Callable[[Preset], float], elem_id: str) -> gr.Radio:
+    """Quick (the default) or Full, one click away; choosing one sets the settings below (its handler's job)."""
+    choices = preset_choices(presets, seconds)
+    return gr.Radio(choices, value=choices[0][1], label="Preset", elem_id=elem_id,
+                    info="Quick: a result in seconds, a little less exact. Full: the benchmarked settings.")
+
+
+def chosen_preset(presets: dict[str, Preset], name: Any) -> Preset:
+    """The preset a visitor (or an API caller) named; a plain refusal for anything else."""
+    if not isinstance(name, str) or name not in presets:
+        raise ValueError(f"preset must be one of: {', '.join(presets)}")
+    return presets[name]
+
+
+def _about(seconds: float) -> str:
+    return f"{5 * round(seconds / 5):.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def result_table(result: RunResult, first_header: str, **kwargs: Any) -> gr.Dataframe:

@@ -26,12 +26,14 @@ from spaces.common import (
     EXAMPLES_ROOT,
     PRIVATE,
     TrainingSlot,
+    chosen_preset,
     config_slider,
     data_uri,
     example_status,
     example_verdict,
     labelled_rows,
     precomputed_examples,
+    preset_radio,
     result_table,
     user_errors,
 )
@@ -41,6 +43,8 @@ MAX_NAME = 40
 MAX_SEED = 2**31 - 1
 SLOT = TrainingSlot("features")
 Config = fu.FeatureUnlearningConfig
+PRESETS = fu.PRESETS
+QUICK = PRESETS["quick"]
 
 INTRO = """
 ### Features — make the generator forget a visual feature
@@ -132,20 +136,21 @@ def build() -> dict[str, Any]:
             feature_name = gr.Textbox("", label="Name the feature (for the verdict and the report)", max_length=MAX_NAME,
                                       placeholder="e.g. open mouths", elem_id="fu-feature-name")
             with gr.Accordion("Settings", open=False):
-                steps = config_slider(Config, "steps", "Fine-tuning steps")
-                batch = config_slider(Config, "batch_size", "Batch size")
-                lr = gr.Number(Config.default("lr"), label="Learning rate (Adam)")
+                steps = config_slider(Config, "steps", "Fine-tuning steps", value=QUICK.settings["steps"])
+                batch = config_slider(Config, "batch_size", "Batch size", value=QUICK.settings["batch_size"])
+                lr = gr.Number(QUICK.settings["lr"], label="Learning rate (Adam)")
                 alpha = config_slider(Config, "alpha", "α — weight of the unlearning terms")
                 thr = gr.Radio(list(fu.THRESHOLDS), value=Config.default("threshold"), label="Threshold t",
                                info="mean projection of all labels (the paper) or midpoint of the two class means")
                 run_seed = gr.Number(Config.default("seed"), label="Run seed", precision=0, minimum=0, maximum=MAX_SEED)
-                probe = gr.Checkbox(True, label="Adversarial probe (PGD on z tries to bring the feature back)")
+                probe = gr.Checkbox(QUICK.options["probe"], label="Adversarial probe (PGD on z tries to bring the feature back)")
                 base_file = gr.File(label="Start from an unlearned generator.safetensors (optional)",
                                     file_types=[".safetensors"], type="filepath")
             with gr.Accordion("Labels file (share one labelling in a workshop)", open=False):
                 save_btn = gr.Button("Save labels")
                 labels_out = gr.File(label="labels.json", interactive=False)
                 labels_in = gr.File(label="Load labels", file_types=[".json"], type="filepath")
+            preset = preset_radio(PRESETS, lambda p: Config(**p.settings).cpu_seconds(p), "fu-preset")
             with gr.Row():
                 run_btn = gr.Button("Unlearn", variant="primary", elem_id="fu-run")
                 stop_btn = gr.Button("Cancel", variant="stop", elem_id="fu-cancel")
@@ -170,8 +175,10 @@ def build() -> dict[str, Any]:
     more_btn.click(next_page, [grid, labels], [grid, labels, counts, seed], show_progress="hidden", api_visibility=PRIVATE)
     save_btn.click(save_labels, [grid, labels], [labels_out], api_visibility=PRIVATE)
     labels_in.upload(load_labels, [labels_in], [grid, labels, counts, seed], api_visibility=PRIVATE)
+    preset.change(preset_settings, [preset], [steps, batch, lr, probe], api_visibility=PRIVATE, show_progress="hidden")
     SLOT.wire(run_btn, stop_btn, unlearn,
-              [grid, labels, steps, batch, lr, alpha, thr, run_seed, probe, base_file, sent_direction, use_direction, feature_name],
+              [grid, labels, steps, batch, lr, alpha, thr, run_seed, probe, base_file, sent_direction, use_direction, feature_name,
+               preset],
               [with_img, without_img, metrics, downloads, status, verdict], status, api_name="features_unlearn")
     for button in example_buttons:
         button.click(show_example, [button],
@@ -263,14 +270,23 @@ def load_labels(path: Optional[str]):
     return _show(min(labels.pages), labels)
 
 
+@user_errors
+def preset_settings(name: str):
+    """Set the settings to the chosen preset's."""
+    chosen = chosen_preset(PRESETS, name)
+    return (gr.Slider(value=chosen.settings["steps"]), gr.Slider(value=chosen.settings["batch_size"]),
+            gr.Number(value=chosen.settings["lr"]), gr.Checkbox(value=chosen.options["probe"]))
+
+
 @user_errors(status=4, n_outputs=6)
 def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, base_file, sent_direction=None,
-            use_direction=False, feature_name="", request: gr.Request = None, progress=gr.Progress()):
+            use_direction=False, feature_name="", preset="quick", request: gr.Request = None, progress=gr.Progress()):
     """Fine-tune on this session's labels (or a sent direction); show before/after, baseline, metrics, downloads."""
     labels = _labels(state, grid_value)
+    chosen = chosen_preset(PRESETS, preset)
     config = Config.from_inputs(steps=steps, batch_size=batch, lr=lr, alpha=alpha, seed=run_seed,
                                 threshold=thr if thr in fu.THRESHOLDS else "")
-    check_cpu_budget(config.cpu_seconds(), gpu_available())
+    check_cpu_budget(config.cpu_seconds(chosen), gpu_available())
     generator = load_generator(DEFAULT_FACE_GENERATOR)
     direction = None
     if use_direction and sent_direction:
@@ -288,7 +304,7 @@ def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, ba
         load_weights_into(generator, Path(base_file))  # checked here, before the run queues; the worker loads it again
     ref = GeneratorRef(DEFAULT_FACE_GENERATOR, weights=str(base_file) if base_file else None)
     result = SLOT.run(request, progress, fu.unlearn_from_labels, ref, pos, neg, config, probe=bool(probe),
-                      direction=direction, feature=_feature(feature_name), estimate_s=config.cpu_seconds())
+                      direction=direction, feature=_feature(feature_name), estimate_s=config.cpu_seconds(chosen))
     return _outputs(result, f"Done: {config.steps} steps in {result.report['train_seconds']:.1f} s on {source}.")
 
 

@@ -20,14 +20,21 @@ from spaces.common import (
     config_slider,
     example_status,
     example_verdict,
+    chosen_preset,
     labelled_rows,
     precomputed_examples,
+    preset_radio,
     result_table,
     user_errors,
 )
 
 SLOT = TrainingSlot("identity")
 Config = guide.GuideConfig
+PRESETS = guide.PRESETS
+
+
+def _preset_seconds(preset) -> float:
+    return Config(**preset.settings).cpu_seconds(preset.options["compare_baseline"], preset)
 
 INTRO = """
 ### Identity — make the face generator forget one person (GUIDE, Seo et al., CVPR 2024)
@@ -67,6 +74,7 @@ def build() -> None:
                 gr.Markdown("**Examples** — a photo and its result, precomputed and shown at once")
                 with gr.Row():
                     example_buttons = [gr.Button(title, size="sm") for title in precomputed_examples("identity")]
+            preset = preset_radio(PRESETS, _preset_seconds, "id-preset")
             with gr.Row():
                 run_btn = gr.Button("Unlearn this person", variant="primary", elem_id="id-run")
                 stop_btn = gr.Button("Cancel", variant="stop")
@@ -76,10 +84,10 @@ def build() -> None:
             others = gr.File(label="More photos of the same person (optional: they count in ID_others)", file_count="multiple",
                              file_types=["image"], type="filepath")
             with gr.Accordion("Settings", open=False):
-                steps = config_slider(Config, "steps", "Fine-tuning steps")
+                steps = config_slider(Config, "steps", "Fine-tuning steps", value=PRESETS["quick"].settings["steps"])
                 distance = config_slider(Config, "d", "UFO distance d",
                                          info="in units of a typical face's distance from the average face")
-                with_baseline = gr.Checkbox(True, label="Also run the paper's baseline (target = average face)")
+                with_baseline = gr.Checkbox(PRESETS["quick"].options["compare_baseline"], label="Also run the paper's baseline (target = average face)")
                 seed = gr.Number(Config.default("seed"), label="Seed", precision=0, minimum=0)
             with gr.Accordion("How it works", open=False):
                 gr.Markdown(HOW)
@@ -97,11 +105,19 @@ def build() -> None:
             downloads = gr.File(label="Downloads: the unlearned generator (GUIDE) and its report", file_count="multiple",
                                 interactive=False)
     photo.change(preview_face, [photo], [preview, status], api_name="identity_preview")
+    preset.change(preset_settings, [preset], [steps, with_baseline], api_visibility=PRIVATE, show_progress="hidden")
     for button in example_buttons:
         button.click(show_example, [button], [pipeline, views, preservation, metrics, downloads, status, verdict, photo],
                      api_visibility=PRIVATE, show_progress="hidden")
-    SLOT.wire(run_btn, stop_btn, unlearn, [photo, others, steps, distance, with_baseline, seed],
+    SLOT.wire(run_btn, stop_btn, unlearn, [photo, others, steps, distance, with_baseline, seed, preset],
               [pipeline, views, preservation, metrics, downloads, status, verdict], status, api_name="identity_unlearn")
+
+
+@user_errors
+def preset_settings(name: str):
+    """Set the settings to the chosen preset's."""
+    chosen = chosen_preset(PRESETS, name)
+    return gr.Slider(value=chosen.settings["steps"]), gr.Checkbox(value=chosen.options["compare_baseline"])
 
 
 @user_errors(status=1, n_outputs=2)
@@ -137,16 +153,19 @@ def _outputs(result: RunResult, status: str):
 
 @user_errors(status=5, n_outputs=7)
 def unlearn(photo: Optional[str], others: Optional[list[str]], steps: Any, distance: Any, with_baseline: bool, seed: Any,
-            request: gr.Request = None, progress=gr.Progress()):
-    """Run GUIDE (and the baseline) on the photo; show the galleries, the metrics and downloads."""
+            preset: str = "quick", request: gr.Request = None, progress=gr.Progress()):
+    """Run GUIDE (and the baseline) on the photo under a preset (its learning rate, inversion and evaluation sizes;
+    the steps, d, seed and baseline as set); show the galleries, the metrics and downloads."""
     if not photo:
         raise ValueError("upload a photo of one person first (or click an example)")
-    config = Config.from_inputs(steps=steps, d=distance, seed=seed)
-    estimate = config.cpu_seconds(with_baseline=bool(with_baseline))
+    chosen = chosen_preset(PRESETS, preset)
+    config = Config.from_inputs(**{**chosen.settings, "steps": steps, "d": distance, "seed": seed})
+    estimate = config.cpu_seconds(with_baseline=bool(with_baseline), preset=chosen)
     check_cpu_budget(estimate, gpu_available())
     load_photo(photo)  # a file that is no photo is refused before the run queues (faces are found in the run)
     result = SLOT.run(request, progress, guide.unlearn_identity, GeneratorRef(DEFAULT_FACE_GENERATOR), photo, config,
-                      extra_photos=list(others or []), compare_baseline=bool(with_baseline), n_random=48, estimate_s=estimate)
+                      extra_photos=list(others or []), **{**chosen.options, "compare_baseline": bool(with_baseline)},
+                      estimate_s=estimate)
     e, face = result.report["evaluation"], result.details["face"]
     notes = "; ".join(face.notes)
     done = (f"Done: {result.columns[0]} in {result.report['train_s']:.1f} s of fine-tuning — ID distance "

@@ -14,7 +14,7 @@ shift), ``loss.py`` (the objective), ``train.py`` (the loop, saving), ``evaluate
 ``__main__.py`` (CLI: ``python -m methods.feature_unlearning --positives P.npy --negatives N.npy --out DIR``).
 """
 from .compare import unlearn_from_labels
-from .config import HELDOUT_SEED, MIN_LABELS_EACH, THRESHOLDS, FeatureUnlearningConfig
+from .config import HELDOUT_SEED, MIN_LABELS_EACH, PRESETS, THRESHOLDS, FeatureUnlearningConfig
 from .direction import DIRECTION_FILE, FeatureDirection, ShiftedGenerator, latent_shift, projection, target_vector, threshold
 from .evaluate import evaluate, heldout_rows
 from .loss import unlearning_loss
@@ -22,6 +22,6 @@ from .train import FeatureUnlearningResult, run, save_result, validate_labels
 
 __all__ = [
     "DIRECTION_FILE", "HELDOUT_SEED", "MIN_LABELS_EACH", "THRESHOLDS", "FeatureDirection", "FeatureUnlearningConfig",
-    "FeatureUnlearningResult", "ShiftedGenerator", "evaluate", "heldout_rows", "latent_shift", "projection", "run",
+    "FeatureUnlearningResult", "PRESETS", "ShiftedGenerator", "evaluate", "heldout_rows", "latent_shift", "projection", "run",
     "save_result", "target_vector", "threshold", "unlearn_from_labels", "unlearning_loss", "validate_labels",
 ]

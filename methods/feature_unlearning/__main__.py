@@ -1,4 +1,4 @@
-"""CLI: ``python -m methods.feature_unlearning --positives P.npy --negatives N.npy --out DIR``.
+"""CLI: ``python -m methods.feature_unlearning --positives P.npy --negatives N.npy --out DIR [--preset quick]``.
 
 Writes ``DIR/generator.safetensors`` + ``config.json`` (loadable by ``methods.sample``), ``DIR/direction.safetensors``,
 ``DIR/losses.json`` and ``DIR/report.json``.
@@ -15,7 +15,7 @@ import numpy as np
 from ..backends import DEFAULT_FACE_GENERATOR, BackendError, load_generator
 from ..image_metrics import MSSSIM_MODES
 from ..runtime.cli import tqdm_progress
-from .config import THRESHOLDS, FeatureUnlearningConfig
+from .config import PRESETS, THRESHOLDS, FeatureUnlearningConfig
 from .train import run, save_result
 
 
@@ -27,9 +27,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--negatives", required=True, type=Path, help=".npy latents (n, D) that do not")
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--generator", default=DEFAULT_FACE_GENERATOR, help="registered name or a saved directory")
-    p.add_argument("--steps", type=int, default=d("steps"))
-    p.add_argument("--batch-size", type=int, default=d("batch_size"))
-    p.add_argument("--lr", type=float, default=d("lr"))
+    p.add_argument("--preset", choices=list(PRESETS), default="full", help="steps, batch and lr (quick: the tab's default)")
+    p.add_argument("--steps", type=int, help="default: the preset's")
+    p.add_argument("--batch-size", type=int, help="default: the preset's")
+    p.add_argument("--lr", type=float, help="default: the preset's")
     p.add_argument("--alpha", type=float, default=d("alpha"))
     p.add_argument("--threshold", choices=THRESHOLDS, default=d("threshold"))
     p.add_argument("--msssim", choices=MSSSIM_MODES, default=d("msssim_mode"), help="how MS-SSIM runs at 64 px")
@@ -37,10 +38,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--seed", type=int, default=d("seed"))
     args = p.parse_args(argv)
     try:
-        config = FeatureUnlearningConfig(
-            steps=args.steps, batch_size=args.batch_size, lr=args.lr, alpha=args.alpha, threshold=args.threshold,
-            msssim_mode=args.msssim, seed=args.seed, eval_samples=args.eval_samples,
-        )
+        given = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
+        config = FeatureUnlearningConfig(**{**PRESETS[args.preset].settings, **given}, alpha=args.alpha,
+                                         threshold=args.threshold, msssim_mode=args.msssim, seed=args.seed,
+                                         eval_samples=args.eval_samples)
         backend = load_generator(args.generator)
         positives, negatives = np.load(args.positives), np.load(args.negatives)
         started = time.perf_counter()

@@ -19,7 +19,7 @@ neighbours), ``losses.py`` (L_local and its terms), ``train.py`` (the loop), ``e
 ID_others, preservation), ``pipeline.py`` (photo to RunResult, for the tab and the CLI), ``__main__.py``
 (CLI: ``python -m methods.guide --image FACE.jpg --out DIR [--baseline --steps --d --seed]``).
 """
-from .config import GuideConfig
+from .config import PRESETS, GuideConfig
 from .evaluate import EvaluationReference, evaluate, evaluation_reference
 from .geometry import LatentStats, far_random_w, latent_stats, neighbour_offsets, ufo_target
 from .losses import identity_model, local_loss, lpips_model, perceptual_distance, perceptual_name
@@ -27,7 +27,7 @@ from .pipeline import metric_rows, save_result, unlearn_identity
 from .train import GuideResult, run
 
 __all__ = [
-    "EvaluationReference", "GuideConfig", "GuideResult", "LatentStats", "evaluate", "evaluation_reference",
+    "EvaluationReference", "GuideConfig", "PRESETS", "GuideResult", "LatentStats", "evaluate", "evaluation_reference",
     "far_random_w", "identity_model", "latent_stats", "local_loss", "lpips_model", "metric_rows", "neighbour_offsets",
     "perceptual_distance", "perceptual_name", "run", "save_result", "ufo_target", "unlearn_identity",
 ]

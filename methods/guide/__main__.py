@@ -1,4 +1,5 @@
-"""CLI: ``python -m methods.guide --image FACE.jpg --out DIR [--baseline --steps 200 --d 1.0 --seed 0 --other-image P.jpg ...]``.
+"""CLI: ``python -m methods.guide --image FACE.jpg --out DIR [--preset quick --baseline --steps 200 --d 1.0 --seed 0
+--other-image P.jpg ...]``.
 
 Writes ``DIR/generator.safetensors`` + ``config.json``, ``DIR/source_latent.npy`` ((1, 8192) = w_u in W) and
 ``DIR/report.json``.
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..backends import DEFAULT_FACE_GENERATOR, BackendError, load_generator
-from .config import GuideConfig
+from .config import PRESETS, GuideConfig
 from .face_input import FaceInputError
 from .pipeline import unlearn_identity
 
@@ -22,18 +23,22 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--image", type=Path, required=True, help="one photo of the person (JPEG/PNG)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--baseline", action="store_true", help="the paper's baseline: target = average face, L_local only")
-    p.add_argument("--steps", type=int, default=d("steps"))
+    p.add_argument("--preset", choices=list(PRESETS), default="full",
+                   help="steps, lr, inversion steps and views (quick: the tab's default)")
+    p.add_argument("--steps", type=int, help="default: the preset's")
     p.add_argument("--d", type=float, default=d("d"), help="UFO distance in units of R (a typical face's distance from w̄)")
     p.add_argument("--seed", type=int, default=d("seed"))
     p.add_argument("--other-image", type=Path, action="append", default=[], help="other photos of the person (ID_others)")
     p.add_argument("--generator", default=DEFAULT_FACE_GENERATOR)
-    p.add_argument("--n-random", type=int, default=100, help="random latents for the preservation metrics")
+    p.add_argument("--n-random", type=int, help="random latents for the preservation metrics (default: the preset's)")
     args = p.parse_args(argv)
     try:
-        config = GuideConfig(steps=args.steps, d=args.d, seed=args.seed, baseline=args.baseline)
+        preset = PRESETS[args.preset]
+        config = GuideConfig(**{**preset.settings, **({"steps": args.steps} if args.steps else {})}, d=args.d,
+                             seed=args.seed, baseline=args.baseline)
         backend = load_generator(args.generator)
-        result = unlearn_identity(backend, args.image, config, extra_photos=args.other_image, compare_baseline=False,
-                                  out_dir=args.out, n_random=args.n_random)
+        options = {**preset.options, "compare_baseline": False, **({"n_random": args.n_random} if args.n_random else {})}
+        result = unlearn_identity(backend, args.image, config, extra_photos=args.other_image, out_dir=args.out, **options)
     except (BackendError, FaceInputError, ValueError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")
     e = result.report["evaluation"]

@@ -13,7 +13,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -161,10 +161,13 @@ def align_face(source: PhotoSource, size: int = 64) -> AlignedFace:
     return AlignedFace(warp_to_template(photo, landmarks, size), box, landmarks, probability, len(faces), notes, photo)
 
 
-def other_views(face: AlignedFace, size: int = 64) -> dict[str, np.ndarray]:
+VIEWS = ("mirrored", "re-cropped tight", "re-cropped loose", "darker", "brighter", "side light")
+
+
+def other_views(face: AlignedFace, names: Optional[Sequence[str]] = None, size: int = 64) -> dict[str, np.ndarray]:
     """Other images of the same person made from the photo ``face`` was found in, each detected and aligned
     on its own: mirrored, re-cropped (tighter and looser, off-centre) and re-lit (darker, brighter, side
-    light). Views in which no face is found are left out."""
+    light); only the :data:`VIEWS` in ``names`` when given. Views in which no face is found are left out."""
     photo = face.photo
     x0, y0, x1, y1 = face.box
     cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)
@@ -187,6 +190,8 @@ def other_views(face: AlignedFace, size: int = 64) -> dict[str, np.ndarray]:
     }
     views = {}
     for name, image in candidates.items():
+        if names is not None and name not in names:
+            continue
         found = detect_faces(np.ascontiguousarray(image))
         if found:
             views[name] = warp_to_template(np.ascontiguousarray(image), found[0][1], size)

@@ -22,12 +22,13 @@ INVERSION_SHARE, TRAINING_SHARE = 0.25, 0.6  # of the progress bar, after 5% for
 
 def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideConfig,
                      extra_photos: Sequence[PhotoSource] = (), compare_baseline: bool = True, out_dir: Optional[Path] = None,
-                     n_random: int = 48, n_show: int = 8, inversion: Optional[InversionConfig] = None,
-                     progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None) -> RunResult:
+                     n_random: int = 48, n_show: int = 8, inversion_steps: int = InversionConfig.default("steps"),
+                     view_names: Optional[Sequence[str]] = None, progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None) -> RunResult:
     """Run GUIDE (``config``; plus the baseline when ``compare_baseline``) on one photo and measure it.
 
     ID_others uses ``extra_photos`` when given, and always the photo's other views (mirrored, re-cropped,
-    re-lit), each aligned and inverted on its own. Writes the first method's result into ``out_dir``.
+    re-lit; only those in ``view_names`` when given), each aligned and inverted on its own. Writes the first
+    method's result into ``out_dir``.
     Galleries: "photo · inversion · target", "the person's images" (the views before/after), "random faces";
     ``details``: the aligned face, the views, every method's GuideResult and report.
     """
@@ -39,9 +40,9 @@ def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideCo
             views[f"photo {i + 1}"] = align_face(extra).image
         except FaceInputError as exc:  # say which of the extra photos it was
             raise FaceInputError(f"more photos, #{i + 1} ({_name(extra)}): {exc}") from exc
-    views.update(other_views(face))
+    views.update(other_views(face, view_names))
     report_progress(progress, 0.05, f"inverting {len(views)} images into W")
-    inverted = invert(backend, np.stack(list(views.values())), inversion,
+    inverted = invert(backend, np.stack(list(views.values())), InversionConfig(steps=inversion_steps),
                       progress=subrange(progress, 0.05, 0.05 + INVERSION_SHARE), cancel=cancel)
     source_w = inverted.w[:1]
     other_w = {name: inverted.w[i : i + 1] for i, name in enumerate(views) if name != "source"}

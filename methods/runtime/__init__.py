@@ -5,14 +5,14 @@ Files: ``device.py`` (accelerate, threads, seeds, memory), ``progress.py`` (prog
 ``training.py`` (trainable copy + Adam + ``accelerator.prepare``), ``results.py`` (the run contract, saving,
 precomputed examples, JSON), ``config.py`` (fields with bounds declared once, read by the UI).
 """
-from .config import BoundedConfig, bounded, ui_bounds
+from .config import BoundedConfig, Preset, bounded, ui_bounds
 from .device import gpu_available, make_accelerator, peak_memory, seed_everything, use_all_cores
 from .progress import CancelFn, Cancelled, ProgressFn, check_cancel, report_progress, report_step, subrange
 from .results import MetricRow, RunResult, load_display, save_display, save_run, to_jsonable, to_uint8, write_json
 from .training import TrainingSetup, on_device, prepare_training
 
 __all__ = [
-    "BoundedConfig", "CancelFn", "Cancelled", "MetricRow", "ProgressFn", "RunResult", "TrainingSetup", "bounded",
+    "BoundedConfig", "CancelFn", "Cancelled", "MetricRow", "Preset", "ProgressFn", "RunResult", "TrainingSetup", "bounded",
     "check_cancel", "gpu_available", "load_display", "make_accelerator", "on_device", "peak_memory", "prepare_training", "report_progress",
     "report_step", "save_display", "save_run", "seed_everything", "subrange", "to_jsonable", "to_uint8", "ui_bounds",
     "use_all_cores", "write_json",

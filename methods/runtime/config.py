@@ -47,8 +47,25 @@ class CpuCost:
     step_s: float
     batch: int = 1
 
-    def seconds(self, steps: int, batch: Optional[int] = None) -> float:
-        return self.fixed_s + steps * self.step_s * (batch or self.batch) / self.batch
+    def seconds(self, steps: int, batch: Optional[int] = None, fixed_s: Optional[float] = None) -> float:
+        """``fixed_s`` replaces the measured fixed part (a preset that evaluates less costs less around the loop)."""
+        return (self.fixed_s if fixed_s is None else fixed_s) + steps * self.step_s * (batch or self.batch) / self.batch
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named starting point for a run: config field values (``settings``) and keyword options of the method's
+    entry point (``options``: how much to evaluate, whether to run the baseline or the probe...). Each method
+    declares its presets once, beside its config; the CLI and the UI read them, the benchmarks measure them.
+
+    ``fixed_s``: the run's measured time outside the training loop on the reference CPU under this preset
+    (None: the method's own constant)."""
+
+    name: str
+    label: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    fixed_s: Optional[float] = None
 
 
 def check_cpu_budget(seconds: float, on_gpu: bool) -> None:

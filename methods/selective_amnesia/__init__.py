@@ -14,15 +14,16 @@ Diffusion ``accelerate launch -m methods.selective_amnesia --model CompVis/stabl
 --surrogate "a middle-aged man" --mixed-precision fp16 --gradient-checkpointing --out DIR``).
 """
 from .adapters import ADAPTERS, AmnesiaAdapter, CVAEAdapter, DDPMAdapter, StableDiffusionAdapter, adapter_for
-from .compare import forget, forget_and_compare, forget_prompt_and_compare
-from .config import MODEL_DEFAULTS, SD_REPLAY_PROMPTS, TRAIN_METHODS, AmnesiaConfig, model_kind
+from .cache import weights_key
+from .compare import concept_grid, forget, forget_and_compare, forget_prompt_and_compare
+from .config import MODEL_DEFAULTS, MODEL_PRESETS, SD_REPLAY_PROMPTS, TRAIN_METHODS, AmnesiaConfig, model_kind, presets_for
 from .evaluate import evaluate, surrogate_fit
-from .fisher import accumulate_squared_grads, ewc_penalty, fisher_diagonal, weights_key
+from .fisher import accumulate_squared_grads, ewc_penalty, fisher_diagonal
 from .train import AmnesiaResult, run
 
 __all__ = [
     "ADAPTERS", "MODEL_DEFAULTS", "SD_REPLAY_PROMPTS", "TRAIN_METHODS", "AmnesiaAdapter", "AmnesiaConfig",
-    "AmnesiaResult", "CVAEAdapter", "DDPMAdapter", "StableDiffusionAdapter", "accumulate_squared_grads", "adapter_for",
+    "AmnesiaResult", "CVAEAdapter", "DDPMAdapter", "StableDiffusionAdapter", "accumulate_squared_grads", "adapter_for", "concept_grid",
     "evaluate", "ewc_penalty", "fisher_diagonal", "forget", "forget_and_compare", "forget_prompt_and_compare",
-    "model_kind", "run", "surrogate_fit", "weights_key",
+    "MODEL_PRESETS", "model_kind", "presets_for", "run", "surrogate_fit", "weights_key",
 ]

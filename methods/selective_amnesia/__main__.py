@@ -12,7 +12,7 @@ from typing import Optional
 from ..backends import BackendError, load_generator
 from ..runtime import save_run
 from .compare import forget_prompt_and_compare
-from .config import TRAIN_METHODS, AmnesiaConfig
+from .config import TRAIN_METHODS, AmnesiaConfig, presets_for
 from .evaluate import evaluate
 from .train import run
 
@@ -23,6 +23,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--model", required=True, help="digits-cvae | digits-ddpm | a Stable Diffusion Hub id or local pipeline folder")
     p.add_argument("--forget", required=True, help="the concept to forget: a class (e.g. 0) or a prompt (e.g. 'Brad Pitt')")
     p.add_argument("--surrogate", help="noise, another class, or a surrogate prompt (default: noise; SD: 'a middle-aged man')")
+    p.add_argument("--preset", choices=["quick", "full"], default="full",
+                   help="the model's preset (quick: the tab's default; Stable Diffusion has full only)")
     p.add_argument("--lmbda", type=float, help="EWC weight (default: the model's)")
     p.add_argument("--gamma", type=float, help="replay weight (default 1)")
     p.add_argument("--steps", type=int, help="forgetting steps (default: the model's)")
@@ -40,10 +42,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     sd.add_argument("--resolution", type=int, help="image side (default: the model's)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
-    settings = {k: v for k, v in vars(args).items() if k not in ("model", "out")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("model", "out", "preset")}
     try:
         backend = load_generator(args.model)
-        config = AmnesiaConfig.for_model(args.model, **settings)
+        presets = presets_for(args.model)
+        if args.preset not in presets:
+            raise ValueError(f"'{args.model}' has no {args.preset} preset (it has: {', '.join(presets)})")
+        config = AmnesiaConfig.for_model(args.model, presets[args.preset], **settings)
         if backend.open_vocabulary:
             result = forget_prompt_and_compare(backend, config)
             generator, report = result.generator, result.report

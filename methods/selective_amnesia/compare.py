@@ -12,7 +12,7 @@ import torch
 from ..backends import GeneratorBackend
 from ..runtime import CancelFn, MetricRow, ProgressFn, RunResult, report_progress, save_run, subrange, to_uint8
 from .config import AmnesiaConfig
-from .evaluate import evaluate, image_similarity, prompt_verdict, surrogate_fit, verdict
+from .evaluate import evaluate, evaluate_original, image_similarity, prompt_verdict, surrogate_fit, verdict
 from .train import run
 
 COLUMNS = ["before", "after"]
@@ -25,13 +25,11 @@ def forget_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, out_dir
     """Selective Amnesia on a class-conditional model, judged before and after by the digits classifier."""
     result = run(config, backend, progress=subrange(progress, 0, 0.85), cancel=cancel)  # checks the settings first
     report_progress(progress, 0.86, "measuring the original with the digits classifier")
-    before_eval = evaluate(backend, config.forget, n_per_class=eval_per_class)
+    before_eval = evaluate_original(backend, config.forget, n_per_class=eval_per_class)
     report_progress(progress, 0.92, "measuring the result with the digits classifier")
     after_eval = evaluate(result.generator, config.forget, n_per_class=eval_per_class)
     result.report.update(before=before_eval, after=after_eval)
-    z = backend.sample_latents(n_show, GALLERY_SEED)
-    galleries = {key: {name: to_uint8(gen.render(z, torch.full((n_show,), i))) for i, name in enumerate(backend.conditions)}
-                 for key, gen in (("before", backend), ("after", result.generator))}
+    galleries = {"before": concept_grid(backend, n_show), "after": concept_grid(result.generator, n_show)}
     f = config.forget
     metrics = [
         MetricRow(f"P(class {f}) on samples of '{f}' (chance 0.1)",
@@ -48,6 +46,14 @@ def forget_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, out_dir
     report_progress(progress, 1.0, "done")
     return RunResult("selective_amnesia", result.generator, COLUMNS, metrics, galleries, result.report, files,
                      verdict=verdict(config.forget, config.surrogate, before_eval, after_eval))
+
+
+@torch.no_grad()
+def concept_grid(backend: GeneratorBackend, n_show: int = 8) -> dict[str, np.ndarray]:
+    """``n_show`` samples of every concept on the gallery's fixed latents (the same for every model): {concept: uint8}.
+    The original's grid is what a run's "before" shows, so a tab can show it before any run."""
+    z = backend.sample_latents(n_show, GALLERY_SEED)
+    return {name: to_uint8(backend.render(z, torch.full((n_show,), i))) for i, name in enumerate(backend.conditions)}
 
 
 def forget_prompt_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, out_dir: Optional[Path] = None,

@@ -10,8 +10,9 @@ import torch
 from pytorch_msssim import ssim
 
 from ..backends import GeneratorBackend
-from ..judges.digits import class_probabilities
+from ..judges.digits import class_probabilities, classifier
 from .adapters import AmnesiaAdapter
+from .cache import CACHE_ROOT, cached_json, weights_key
 
 FORGOTTEN_AT = 0.2  # P(forgotten class) at or below which a digit counts as forgotten (chance is 0.1)
 
@@ -31,6 +32,14 @@ def evaluate(backend: GeneratorBackend, forget: str, n_per_class: int = 500, see
             out["per_class_accuracy"][name] = float((probs.argmax(1) == idx).float().mean())
     out["remembered_accuracy"] = float(np.mean(list(out["per_class_accuracy"].values())))
     return out
+
+
+def evaluate_original(backend: GeneratorBackend, forget: str, n_per_class: int = 500, seed: int = 12345) -> dict[str, Any]:
+    """:func:`evaluate` of a model that every run starts from, cached on disk by its weights and the judge's (the
+    DDPM's takes about 12 s per 100 samples a class; it is the same for every run)."""
+    key = f"{backend.name}-{weights_key(backend.module)}-judge-{weights_key(classifier())}"
+    path = CACHE_ROOT / "evaluations" / f"{key}-{forget}-{n_per_class}-{seed}.json"
+    return cached_json(path, lambda: evaluate(backend, forget, n_per_class, seed))
 
 
 @torch.no_grad()

@@ -3,28 +3,17 @@ the EWC penalty it weighs."""
 from __future__ import annotations
 
 import hashlib
-import os
-from pathlib import Path
 from typing import Optional
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.func import grad, vmap
 
 from ..runtime import CancelFn, ProgressFn, check_cancel, report_progress
 from .adapters import AmnesiaAdapter
+from .cache import CACHE_ROOT, cached_tensors, weights_key
 
-FISHER_CACHE = Path(os.environ.get("UNLEARNING_STUDIO_CACHE", Path.home() / ".cache" / "unlearning-studio")) / "fisher"
-
-
-def weights_key(module: nn.Module) -> str:
-    """A short hash of the weights: the Fisher cache is valid for exactly these weights."""
-    h = hashlib.sha256()
-    for name, t in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:20]
+FISHER_CACHE = CACHE_ROOT / "fisher"
 
 
 def fisher_diagonal(adapter: AmnesiaAdapter, n_samples: int = 2000, batch_size: int = 250, seed: int = 0,
@@ -39,8 +28,13 @@ def fisher_diagonal(adapter: AmnesiaAdapter, n_samples: int = 2000, batch_size: 
     names = adapter.trainable_names(module)
     tag = hashlib.sha256("|".join([adapter.cache_tag, *names]).encode()).hexdigest()[:8]
     path = FISHER_CACHE / f"{adapter.backend.name}-{weights_key(module)}-{tag}-{n_samples}-{seed}.safetensors"
-    if cache and path.is_file():
-        return load_file(str(path), device=str(module_device(module)))
+    return cached_tensors(path, lambda: _fisher(adapter, names, n_samples, batch_size, seed, progress, cancel),
+                          enabled=cache, device=str(module_device(module)))
+
+
+def _fisher(adapter: AmnesiaAdapter, names: list[str], n_samples: int, batch_size: int, seed: int,
+            progress: Optional[ProgressFn], cancel: Optional[CancelFn]) -> dict[str, torch.Tensor]:
+    module = adapter.backend.module
     g = torch.Generator().manual_seed(seed)
     all_params = dict(module.named_parameters())
     params = {k: all_params[k].detach() for k in names}
@@ -62,11 +56,7 @@ def fisher_diagonal(adapter: AmnesiaAdapter, n_samples: int = 2000, batch_size: 
             accumulate_squared_grads(adapter, module, x.to(module_device(module)), c, fisher, cancel)
         done += m
         report_progress(progress, done / n_samples, f"Fisher: {done}/{n_samples} samples")
-    fisher = {k: (v / n_samples).contiguous() for k, v in fisher.items()}
-    if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.cpu() for k, v in fisher.items()}, str(path))
-    return fisher
+    return {k: (v / n_samples).contiguous() for k, v in fisher.items()}
 
 
 def module_device(module: nn.Module) -> torch.device:

@@ -14,8 +14,8 @@ from safetensors.torch import save_file
 from methods.backends import load_generator
 
 LIBRARY_TEXT = re.compile(r"Traceback|Error\b|Exception|errno|/root|/tmp|/etc|site-packages|\.py\b")
-CVAE = "digits cVAE (offline, trained here on scikit-learn's digits)"
-SD = "Stable Diffusion (diffusers: a model from the operator's list — downloads weights, needs a GPU)"
+CVAE = "digits cVAE (offline)"
+SD = "Stable Diffusion (needs a GPU)"
 STATUS = 4  # features_unlearn and amnesia_forget: the status line is the 5th output (the verdict the 6th)
 PAGE = {"seed": 0, "marked": [i < 6 for i in range(64)]}
 
@@ -67,7 +67,7 @@ def test_settings_out_of_range_and_over_the_cpu_budget(client, tmp_path):
         client.predict(CVAE, "0", "uniform noise", 100, 1, 10**7, 0, "CompVis/stable-diffusion-v1-4", "", "", "", "full",
                        api_name="/amnesia_forget")
     _plain("⚠️ " + str(refused.value), "greater than maximum value")
-    ddpm = "digits diffusion — class-conditional DDPM (offline, trained here)"
+    ddpm = "digits diffusion, DDPM (offline)"
     status = client.predict(ddpm, "0", "uniform noise", 10, 1, 20_000, 0, "CompVis/stable-diffusion-v1-4", "", "", "",
                             "full", api_name="/amnesia_forget")[STATUS]
     _plain(status, "limited to 5 min")

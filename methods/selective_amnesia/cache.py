@@ -1,0 +1,52 @@
+"""On-disk caches of what depends only on the original model's weights, never on a run's settings: the Fisher, a
+diffusion model's buffer of its own samples, the original's evaluation. Keyed by a hash of the weights, so a
+changed model never reads a stale entry; written atomically, so two workers never read half a file."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+CACHE_ROOT = Path(os.environ.get("UNLEARNING_STUDIO_CACHE", Path.home() / ".cache" / "unlearning-studio"))
+
+
+def weights_key(module: nn.Module) -> str:
+    """A short hash of the weights: a cache entry is valid for exactly these weights."""
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:20]
+
+
+def cached_tensors(path: Path, compute: Callable[[], dict[str, torch.Tensor]], enabled: bool = True,
+                   device: str = "cpu") -> dict[str, torch.Tensor]:
+    """The tensors in ``path`` (safetensors) if it exists, else ``compute()``, saved there."""
+    if enabled and path.is_file():
+        return load_file(str(path), device=device)
+    tensors = compute()
+    if enabled:
+        _write(path, lambda tmp: save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp)))
+    return tensors
+
+
+def cached_json(path: Path, compute: Callable[[], Any]) -> Any:
+    """The JSON value in ``path`` if it exists, else ``compute()``, saved there."""
+    if path.is_file():
+        return json.loads(path.read_text())
+    value = compute()
+    _write(path, lambda tmp: tmp.write_text(json.dumps(value)))
+    return value
+
+
+def _write(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
