@@ -11,34 +11,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import psutil
 from gradio_client import Client, handle_file
 
+from benchmarks.launch import running_app
 from methods.guide.face_input import example_photos
 
 HERE = Path(__file__).resolve().parents[1]
-# Start the app from ROOT's own code: the editable install of this checkout would otherwise win the import.
-BOOT = ("import sys, runpy; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in getattr(f, '__module__', '')];"
-        "runpy.run_path('app.py', run_name='__main__')")  # -c puts the working folder (ROOT) first on the path
 RENDER_EVERY_S = 0.2  # a slider render every 0.2 s from the second visitor
 CVAE = "digits cVAE (offline)"
 
 
 def _runs(photo: str) -> list[tuple[str, tuple, str]]:
     return [
-        ("Identity: GUIDE + baseline, defaults", (handle_file(photo), [], 200, 1.0, True, 0), "/identity_unlearn"),
+        ("Identity: GUIDE + baseline, defaults", (handle_file(photo), [], 200, 1.0, True, 0, "full"), "/identity_unlearn"),
         ("Features: defaults (300 steps x 32)", ({"seed": 0, "marked": [i % 9 == 0 for i in range(64)]}, 300, 32, 1e-4,
-                                                1.0, "mean", 0, True, None, False), "/features_unlearn"),
-        ("Amnesia: digits cVAE, defaults", (CVAE, "0", "uniform noise", 100, 1, 10000, 0, "", "", "", "", "full"),
+                                                1.0, "mean", 0, True, None, False, "", "full"), "/features_unlearn"),
+        ("Amnesia: digits cVAE, defaults", (CVAE, "0", "uniform noise", 100, 1, 10000, 0, "", "", "", "", "full", "full"),
          "/amnesia_forget"),
     ]
 
@@ -56,22 +50,9 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=HERE)
     parser.add_argument("--out", type=Path, default=HERE / "benchmarks" / "results" / "space_load.json")
     args = parser.parse_args()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "HF_HUB_OFFLINE": "1"}
-    log = open(args.out.with_suffix(".log"), "w")
-    app = subprocess.Popen([sys.executable, "-c", BOOT], cwd=args.root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.root, capture_output=True, text=True).stdout.strip()
     out = {"root_commit": commit, "runs": []}
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                time.sleep(0.25)
+    with running_app(args.root, args.out.with_suffix(".log")) as (url, app):
         trainer, viewer = Client(url, verbose=False), Client(url, verbose=False)
         viewer.predict("SeFa — closed form (instant)", "digiface-dcgan", None, 8, 6, 0, api_name="/directions_load")
         quiet = []
@@ -103,10 +84,6 @@ def main() -> None:
                    "memory_peak_mb": peak, "memory_after_mb": _tree_rss_mb(app.pid)}
             out["runs"].append(row)
             print(json.dumps(row), flush=True)
-    finally:
-        app.terminate()
-        app.wait(timeout=30)
-        log.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.out}")

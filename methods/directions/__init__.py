@@ -74,8 +74,12 @@ def directions_for(method: str, backend, k: int = 20) -> tuple[torch.Tensor, lis
     else:
         raise ValueError(f"method must be one of {METHODS}")
     report = json.loads((folder / "report.json").read_text()) if (folder / "report.json").is_file() else {}
-    described = {d["index"]: d["text"] for d in report.get("descriptions", [])}
-    return directions, [described.get(i, "") for i in range(len(directions))]
+    from .describe import distinct_descriptions
+
+    effects = {d["index"]: d["effects"] for d in report.get("descriptions", [])}
+    measured = sorted(i for i in effects if i < len(directions))
+    texts = dict(zip(measured, distinct_descriptions([effects[i] for i in measured])))  # worded from the measured effects
+    return directions, [texts.get(i, "") for i in range(len(directions))]
 
 
 def shift_latent(latent: torch.Tensor, directions, coefficients: list[float]) -> torch.Tensor:

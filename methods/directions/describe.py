@@ -21,7 +21,7 @@ STATISTICS = {
     "redness": ("warmer (redder)", "cooler (bluer)"),
     "background_brightness": ("lighter background", "darker background"),
     "face_x": ("face moves right", "face moves left"),
-    "face_size": ("face larger (closer)", "face smaller"),
+    "face_size": ("larger face (closer)", "smaller face"),
     "mouth_opening": ("mouth opens", "mouth closes"),
     "yaw": ("head turns to its left", "head turns to its right"),
 }
@@ -94,11 +94,66 @@ def describe_directions(backend: GeneratorBackend, directions: torch.Tensor, eps
             effect = float(np.mean(delta)) / spread[name]
             if consistency >= 0.75:
                 effects[name] = round(effect, 2)
-        strong = sorted(((abs(v), k) for k, v in effects.items() if abs(v) >= min_effect), reverse=True)
-        words = [STATISTICS[k][0 if effects[k] > 0 else 1] for _, k in strong[:3]]
-        text = ", ".join(words) if words else "no single measured factor (subtle or mixed)"
         by_factor = sorted(((max((abs(effects.get(s, 0.0)) for s in stats), default=0.0), f) for f, stats in FACTORS.items()), reverse=True)
         top, second = by_factor[0], by_factor[1]
         single = top[0] >= min_effect and top[0] >= 2 * second[0]
-        out.append(DirectionDescription(i, text, effects, top[1] if top[0] >= min_effect else "", bool(single)))
+        out.append(DirectionDescription(i, "", effects, top[1] if top[0] >= min_effect else "", bool(single)))
+    for d, text in zip(out, distinct_descriptions([d.effects for d in out], min_effect)):
+        d.text = text
     return out
+
+
+def _phrases(effects: dict[str, float], min_effect: float) -> list[tuple[float, str]]:
+    """(size, words) of each effect of at least ``min_effect``, strongest first; brightness and background brightness
+    moving the same way are one phrase ("darker overall"), as they are one change to a viewer."""
+    strong = {k: v for k, v in effects.items() if abs(v) >= min_effect}
+    phrases = []
+    light = [strong.get("brightness"), strong.get("background_brightness")]
+    if all(v is not None for v in light) and np.sign(light[0]) == np.sign(light[1]):
+        phrases.append((max(abs(light[0]), abs(light[1])), "brighter overall" if light[0] > 0 else "darker overall"))
+        strong = {k: v for k, v in strong.items() if k not in ("brightness", "background_brightness")}
+    phrases += [(abs(v), STATISTICS[k][0 if v > 0 else 1]) for k, v in strong.items()]
+    return sorted(phrases, reverse=True)
+
+
+VERBS = (" moves", " turns", " opens", " closes")
+
+
+def _with_strength(phrase: str, size: float) -> str:
+    """"much darker", "slightly greyer"; "mouth opens a lot", "face moves left a little" (2 and 1 spreads apart)."""
+    if 1 <= size < 2:
+        return phrase
+    if any(v in phrase for v in VERBS):
+        return phrase + (" a lot" if size >= 2 else " a little")
+    return ("much " if size >= 2 else "slightly ") + phrase
+
+
+def describe_effects(effects: dict[str, float], min_effect: float = 0.5, n_words: int = 2) -> str:
+    """One direction's description from its standardised effects: its ``n_words`` strongest changes, the first with
+    its strength ("much darker overall, greyer")."""
+    phrases = _phrases(effects, min_effect)
+    if not phrases:
+        return "no single measured factor (subtle or mixed)"
+    words = [p for _, p in phrases[:n_words]]
+    return ", ".join([_with_strength(words[0], phrases[0][0]), *words[1:]])
+
+
+def distinct_descriptions(effects: list[dict[str, float]], min_effect: float = 0.5) -> list[str]:
+    """Descriptions of several directions that say what separates them: where two read alike, each names its next
+    measured change (down to half ``min_effect``); directions still alike are said to be so ("like #3")."""
+    texts = [describe_effects(e, min_effect) for e in effects]
+    for _ in range(2):  # first the next strong change, then the weaker ones
+        for text in {t for t in texts if texts.count(t) > 1}:
+            for i in [i for i, t in enumerate(texts) if t == text]:
+                shown = len(text.split(", "))
+                extra = _phrases(effects[i], min_effect / 2)[shown:]
+                if extra:
+                    size, phrase = extra[0]
+                    texts[i] = f"{text}, {_with_strength(phrase, size) if size < min_effect else phrase}"
+    first: dict[str, int] = {}
+    for i, text in enumerate(texts):
+        if text in first:
+            texts[i] = f"{text} (measured like #{first[text] + 1})"
+        else:
+            first[text] = i
+    return texts

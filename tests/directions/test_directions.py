@@ -113,3 +113,19 @@ def test_shipped_voynov_directions_are_valid():
     assert d.shape == (report["k"], 100) and report["k"] >= 16
     assert torch.allclose(d @ d.T, torch.eye(len(d)), atol=1e-4)
     assert report["rca"] >= 0.8 and report["rca"] > report["rca_random_baseline"] + 0.1
+
+
+def test_descriptions_say_what_separates_alike_directions(dcgan):
+    from methods.directions import directions_for
+    from methods.directions.describe import distinct_descriptions
+
+    alike = {"brightness": -2.2, "background_brightness": -1.5}
+    texts = distinct_descriptions([alike, {**alike, "mouth_opening": -0.4}, dict(alike), {"brightness": 0.7}])
+    assert texts[0] == "much darker overall"  # brightness and background as one change, with its strength
+    assert texts[1] == "much darker overall, mouth closes a little"  # its next measured change separates it
+    assert texts[2] == "much darker overall (measured like #1)"  # nothing separates these two: said so
+    assert texts[3] == "slightly brighter"
+    for method in ("sefa", "voynov"):  # the shipped directions all read differently
+        _, shipped = directions_for(method, dcgan, k=10)
+        measured = [t for t in shipped if t]
+        assert len(measured) >= 10 and len(set(measured)) == len(measured), shipped

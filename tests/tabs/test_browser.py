@@ -6,6 +6,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.tabs.conftest import MODELS_DIR, SHOTS
@@ -77,10 +78,11 @@ def test_identity_example_unlearn_and_bad_upload(browser, app_url, tmp_path):
     _show_example(page, "id", "astronaut (Eileen Collins", "no longer recognised")
     page.wait_for_function("document.querySelector('#id-status')?.innerText?.includes('Face found')", timeout=60_000)
     page.screenshot(path=str(SHOTS / "identity-example.png"), full_page=True)
-    _open_settings(page)
-    _set_slider(page, "Fine-tuning steps", 30)
+    assert page.locator("#id-preset input[value='quick']").is_checked()  # the quick preset is the default
+    started = time.perf_counter()
     page.locator("#id-run").click()
     page.wait_for_function("document.querySelector('#id-status')?.innerText?.includes('Done: GUIDE')", timeout=300_000)
+    print(f"identity quick run, click -> verdict: {time.perf_counter() - started:.1f} s")
     page.wait_for_function("document.querySelector('#id-metrics')?.innerText?.includes('ID_others')", timeout=30_000)
     verdict = page.locator("#id-verdict").inner_text()
     assert "recognised (face-recognition distance" in verdict and "Precomputed" not in verdict, verdict
@@ -111,13 +113,17 @@ def test_amnesia_forget_a_digit(browser, app_url):
     page = _open_tab(browser, app_url, "Amnesia", LAPTOP)
     page.locator("#sa-run").wait_for(timeout=10_000)
     _assert_in_view(page, "#sa-run")
+    assert page.locator("#sa-before img").count() == 1  # the original's digits, before any run
+    model = page.locator("#sa-model input")
+    assert model.evaluate("e => e.scrollWidth <= e.clientWidth"), model.input_value()  # the model's name is not cut
     _show_example(page, "sa", "remap 3 → 8", "Digit 3 is forgotten")
     page.wait_for_timeout(500)
     page.screenshot(path=str(SHOTS / "amnesia-example.png"), full_page=True)
-    _open_settings(page)
-    _set_slider(page, "Steps", 300)
+    assert page.locator("#sa-preset input[value='quick']").is_checked()
+    started = time.perf_counter()
     page.locator("#sa-run").click()
     page.wait_for_function("document.querySelector('#sa-status')?.innerText?.includes('Done: forgot')", timeout=120_000)
+    print(f"amnesia quick run (cVAE), click -> verdict: {time.perf_counter() - started:.1f} s")
     page.wait_for_function("document.querySelector('#sa-metrics')?.innerText?.includes('entropy')", timeout=30_000)
     assert page.locator("#sa-after img").count() >= 1
     verdict = page.locator("#sa-verdict").inner_text()
@@ -152,26 +158,43 @@ def test_amnesia_stable_diffusion_path(browser, app_url, tmp_path):
     page.close()
 
 
+CLICK_TO_MARK_JS = """([i, on]) => new Promise(resolve => {
+    const t0 = performance.now();
+    document.querySelectorAll('.fu-tile')[i].click();
+    const check = () => {
+      const tile = document.querySelectorAll('.fu-tile')[i];
+      if (tile.classList.contains('on') === on) resolve(performance.now() - t0); else requestAnimationFrame(check);
+    };
+    check();
+})"""
+
+
 def test_features_label_unlearn_and_errors(browser, app_url):
-    page = _open_tab(browser, app_url, "Features")
+    page = _open_tab(browser, app_url, "Features", LAPTOP)
     page.wait_for_selector(".fu-tile", timeout=30_000)
     tiles = page.locator(".fu-tile")
     assert tiles.count() == 64
 
-    # A click marks the tile on the client: measure click -> visible mark.
-    latency_ms = page.evaluate("""() => new Promise(resolve => {
-        const tile = document.querySelectorAll('.fu-tile')[0];
-        const t0 = performance.now();
-        tile.click();
-        const check = () => {
-          const now = document.querySelectorAll('.fu-tile')[0];
-          if (now.classList.contains('on')) resolve(performance.now() - t0); else requestAnimationFrame(check);
-        };
-        check();
-    })""")
-    # Timing is recorded, not asserted (a loaded CI machine is no place for time bounds).
-    (SHOTS / "click_to_mark_ms.txt").write_text(f"{latency_ms:.1f}\n")
-    tiles.nth(0).click()  # a second click clears it
+    # Labelling while another session trains: click -> visible mark for 20 tiles, one a second, then unmark them.
+    other = _open_tab(browser, app_url, "Amnesia")
+    _open_settings(other)
+    _set_slider(other, "Steps", 5000)
+    other.locator("#sa-run").click()
+    other.wait_for_function("document.querySelector('#sa-status')?.innerText?.includes('step')", timeout=60_000)
+    latencies = []
+    for on in (True, False):
+        for i in range(20):
+            latencies.append(page.evaluate(CLICK_TO_MARK_JS, [i, on]))
+            page.wait_for_timeout(1000 if on else 300)
+    still_training = "Done" not in other.locator("#sa-status").inner_text()
+    other.get_by_role("button", name="Cancel").click()
+    other.close()
+    p95 = float(np.percentile(latencies[:20], 95))
+    print(f"click -> mark while another session trains: median {np.median(latencies[:20]):.0f} ms, p95 {p95:.0f} ms, "
+          f"max {max(latencies):.0f} ms (unmark included)")
+    (SHOTS / "click_to_mark_ms.txt").write_text(f"p95 {p95:.1f} ms, all: {[round(x) for x in latencies]}\n")
+    assert still_training  # the clicks were measured during the run
+    assert p95 <= 100, latencies  # issue 10's bound, under load
     page.wait_for_function("document.querySelectorAll('.fu-tile.on').length === 0")
 
     for i in (1, 6, 13, 19, 25, 33):
@@ -184,14 +207,14 @@ def test_features_label_unlearn_and_errors(browser, app_url):
     page.wait_for_function("document.querySelector('#fu-counts').innerText.includes('9 with the feature')", timeout=10_000)
     page.screenshot(path=str(SHOTS / "features-labelled.png"), full_page=True)
 
-    _open_settings(page)
-    _set_slider(page, "Fine-tuning steps", 20)
+    assert page.locator("#fu-preset input[value='quick']").is_checked()
+    started = time.perf_counter()
     page.get_by_role("button", name="Unlearn").click()
     try:
-        page.wait_for_function("document.querySelector('#fu-status').innerText.includes('Done: 20 steps')", timeout=240_000)
+        page.wait_for_function("document.querySelector('#fu-status').innerText.includes('Done: 75 steps')", timeout=240_000)
     finally:
         page.screenshot(path=str(SHOTS / "features-result.png"), full_page=True)
-    page.wait_for_function("document.querySelector('#fu-metrics').innerText.includes('probe')", timeout=30_000)
+    print(f"features quick run, click -> verdict: {time.perf_counter() - started:.1f} s")
     assert page.locator("#fu-with img").count() >= 1
     assert page.locator("#fu-verdict").inner_text().startswith("The feature:")  # no name given
     page.screenshot(path=str(SHOTS / "features-result.png"), full_page=True)
@@ -221,7 +244,7 @@ def test_features_example_shows_at_once_with_its_labels(browser, app_url):
 
 
 def test_directions_sliders_strip_and_hand_off(browser, app_url):
-    page = _open_tab(browser, app_url, "Directions")
+    page = _open_tab(browser, app_url, "Directions", LAPTOP)
     face = page.locator("#dir-face img")
     face.wait_for(timeout=30_000)
     page.wait_for_function("document.querySelector('#dir-info').innerText.includes('SeFa')", timeout=30_000)
@@ -238,6 +261,7 @@ def test_directions_sliders_strip_and_hand_off(browser, app_url):
     (SHOTS / "slider_release_to_image_ms.txt").write_text(f"{page.evaluate('performance.now()') - started:.1f}\n")
     page.get_by_role("button", name="Show strip").click()
     page.locator("#dir-strip img").wait_for(timeout=30_000)
+    page.wait_for_function("document.querySelector('#dir-strip-caption')?.innerText?.includes('#1')", timeout=15_000)
     page.screenshot(path=str(SHOTS / "directions.png"), full_page=True)
     page.get_by_role("button", name="Use as feature → Features tab").click()
     page.wait_for_function("document.querySelector('#fu-banner')?.innerText?.includes('Feature from the Directions tab')", timeout=15_000)

@@ -1,0 +1,107 @@
+"""What a workshop visitor waits for: from a click to the verdict on screen, in headless Chromium at 1280x720,
+against the app started from this checkout. Writes benchmarks/results/click_to_verdict.{json,md}.
+
+    .venv/bin/python benchmarks/click_to_verdict.py
+
+For each tab: a precomputed example (nothing is computed) and a live run with the quick preset (the default), one
+visitor at a time. The app starts with empty caches, like a freshly started Space: the digits DDPM's first run pays
+its one-off caches (Fisher, replay buffer, the original's measure), so it is run twice.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from benchmarks.launch import running_app
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+LAPTOP = {"width": 1280, "height": 720}
+
+
+def _wait_text(page, selector: str, words: str, timeout_s: float = 600) -> float:
+    """Seconds until ``selector``'s text contains ``words``."""
+    started = time.perf_counter()
+    page.wait_for_function(f"document.querySelector({selector!r})?.innerText?.includes({words!r})", timeout=timeout_s * 1000)
+    return time.perf_counter() - started
+
+
+def _click_then_wait(page, click, selector: str, words: str) -> float:
+    started = time.perf_counter()
+    click()
+    _wait_text(page, selector, words)
+    return round(time.perf_counter() - started, 2)
+
+
+def _open(browser, url: str, tab: str):
+    page = browser.new_page(viewport=LAPTOP)
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_role("tab", name=tab).click()
+    return page
+
+
+def measure(browser, url: str) -> list[dict]:
+    rows = []
+
+    def row(tab: str, what: str, seconds: float) -> None:
+        rows.append({"tab": tab, "what": what, "seconds": seconds})
+        print(f"{tab:9s} {what:55s} {seconds:6.2f} s", flush=True)
+
+    page = _open(browser, url, "Identity")
+    page.locator("#id-run").wait_for()
+    button = page.locator("#id-examples").get_by_role("button").first
+    row("Identity", f"example '{button.inner_text()}'", _click_then_wait(page, button.click, "#id-verdict", "Precomputed"))
+    _wait_text(page, "#id-status", "Face found")  # the example put its photo in the upload box
+    row("Identity", "quick live run on that photo (alignment + inversion included)",
+        _click_then_wait(page, page.locator("#id-run").click, "#id-status", "Done: GUIDE"))
+    page.close()
+
+    page = _open(browser, url, "Features")
+    page.wait_for_selector(".fu-tile")
+    button = page.locator("#fu-examples").get_by_role("button").first
+    row("Features", f"example '{button.inner_text()}'", _click_then_wait(page, button.click, "#fu-verdict", "Precomputed"))
+    row("Features", "quick live run on the example's labels",
+        _click_then_wait(page, page.locator("#fu-run").click, "#fu-status", "Done:"))
+    page.close()
+
+    page = _open(browser, url, "Amnesia")
+    page.locator("#sa-run").wait_for()
+    button = page.locator("#sa-examples").get_by_role("button").first
+    row("Amnesia", f"example '{button.inner_text()}'", _click_then_wait(page, button.click, "#sa-verdict", "Precomputed"))
+    row("Amnesia", "quick live run, digits cVAE",
+        _click_then_wait(page, page.locator("#sa-run").click, "#sa-status", "Done: forgot"))
+    page.locator("#sa-model input").click()
+    page.get_by_role("option", name="digits diffusion, DDPM (offline)").click()
+    page.wait_for_timeout(3000)  # the DDPM's "before" grid and presets arrive
+    for note in ("first run after start: one-off caches", "next run"):
+        page.locator("#sa-status").evaluate("e => e.innerText = ''")
+        row("Amnesia", f"quick live run, digits DDPM ({note})",
+            _click_then_wait(page, page.locator("#sa-run").click, "#sa-status", "Done: forgot"))
+    page.close()
+    return rows
+
+
+def main() -> None:
+    cache = tempfile.mkdtemp()  # a freshly started Space's empty caches
+    with running_app(ROOT, OUT / "click_to_verdict.log", UNLEARNING_STUDIO_CACHE=cache) as (url, _), sync_playwright() as p:
+        time.sleep(15)  # the stand-by worker loads, as it has long done when a visitor arrives
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
+                                                                     "--disable-background-networking", "--no-first-run"])
+        rows = measure(browser, url)
+        browser.close()
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "click_to_verdict.json").write_text(json.dumps(rows, indent=2) + "\n")
+    md = "| tab | click | to the verdict on screen |\n|---|---|---|\n" + "".join(
+        f"| {r['tab']} | {r['what']} | {r['seconds']:.1f} s |\n" for r in rows)
+    (OUT / "click_to_verdict.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Quick vs full presets of every tab, side by side: the time of each run on this machine and its quality, judged
+the same way for both (a judge the method never trained against). Writes benchmarks/results/presets.{json,md}.
+
+    .venv/bin/python benchmarks/presets.py [--only identity|features|amnesia]
+
+- Identity: both example photos. Both presets' GUIDE generators are judged on one reference per photo (a full
+  inversion of the photo and all six views, 48 random faces), so the quick run's fewer views do not flatter it.
+- Features: the shipped open-mouth labels; dlib's landmarks count open mouths on 400 new faces.
+- Amnesia: digits cVAE (forget 0 -> noise, remap 3 -> 8) and DDPM (forget 0 -> noise), judged by the digits
+  classifier on 200 samples a class. The caches (Fisher, replay buffer, the original's measure) start empty, so the
+  DDPM's first quick run is the cold one a freshly started Space pays once; it is run twice.
+Times are the method's entry point in this process (what the worker runs), without the app around it; the
+click-to-verdict times through the browser are benchmarks/click_to_verdict.py's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ["UNLEARNING_STUDIO_CACHE"] = tempfile.mkdtemp()  # cold caches: the first run pays what a new Space pays
+
+import numpy as np  # noqa: E402
+
+from methods import feature_unlearning as fu  # noqa: E402
+from methods import guide  # noqa: E402
+from methods import selective_amnesia as sa  # noqa: E402
+from methods.backends import DEFAULT_FACE_GENERATOR, load_generator  # noqa: E402
+from methods.feature_unlearning.labels import LabelSet  # noqa: E402
+from methods.guide.face_input import align_face, example_photos, other_views  # noqa: E402
+from methods.guide.inversion import invert  # noqa: E402
+from methods.judges.faces import open_mouth_rate  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "results"
+LABELS = ROOT / "assets" / "examples" / "features" / "open-mouths" / "labels.json"
+JUDGED_FACES, JUDGE_SEED = 400, 910_000
+
+
+def _timed(fn, *args, **kwargs):
+    started = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, round(time.perf_counter() - started, 1)
+
+
+def identity() -> list[dict]:
+    backend = load_generator(DEFAULT_FACE_GENERATOR)
+    rows = []
+    for title, photo in example_photos().items():
+        face = align_face(photo)
+        views = {"source": face.image, **other_views(face)}
+        full_inversion = invert(backend, np.stack(list(views.values())))
+        reference = guide.evaluation_reference(
+            backend, full_inversion.w[:1], face.image,
+            {name: full_inversion.w[i : i + 1] for i, name in enumerate(views) if name != "source"}, n_random=48)
+        for name, preset in guide.PRESETS.items():
+            config = guide.GuideConfig(**preset.settings)
+            options = {**preset.options, "compare_baseline": False}  # GUIDE alone: the baseline is its own column
+            result, seconds = _timed(guide.unlearn_identity, backend, photo, config, **options)
+            judged = guide.evaluate(result.generator, reference)
+            rows.append({"tab": "identity", "case": title.split(" (")[0], "preset": name, "seconds": seconds,
+                         "settings": preset.settings, "options": {k: v for k, v in preset.options.items()},
+                         "verdict": result.verdict, "id_distance": judged["id_source_before_vs_after"],
+                         "id_others_forgotten": judged["id_others_forgotten_rate"],
+                         "random_faces_kept": judged["preservation_same_person_rate"],
+                         "random_faces_ssim": round(judged["preservation_ssim"], 3)})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def features() -> list[dict]:
+    backend = load_generator(DEFAULT_FACE_GENERATOR)
+    pos, neg = LabelSet.load(LABELS).latents(backend)
+    z = backend.sample_latents(JUDGED_FACES, seed=JUDGE_SEED)
+    before = open_mouth_rate(backend.render(z))["open_mouth_rate"]
+    rows = []
+    for name, preset in fu.PRESETS.items():
+        config = fu.FeatureUnlearningConfig(**preset.settings)
+        result, seconds = _timed(fu.unlearn_from_labels, backend, pos, neg, config, feature="open mouths", **preset.options)
+        shift = fu.latent_shift(z, result.details["direction"])
+        rows.append({"tab": "features", "case": "open mouths (shipped labels)", "preset": name, "seconds": seconds,
+                     "settings": preset.settings, "options": preset.options, "verdict": result.verdict,
+                     "open_before": round(before, 4),
+                     "open_after": round(open_mouth_rate(result.generator.render(z))["open_mouth_rate"], 4),
+                     "open_latent_shift": round(open_mouth_rate(backend.render(shift))["open_mouth_rate"], 4),
+                     "ssim_feature_free": round(result.report["heldout"]["unlearned"]["ssim_kept"], 3)})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def amnesia() -> list[dict]:
+    rows = []
+    cases = [("digits-cvae", "0", "noise"), ("digits-cvae", "3", "8"), ("digits-ddpm", "0", "noise")]
+    for model, forget, surrogate in cases:
+        backend = load_generator(model)
+        presets = sa.presets_for(model)
+        runs = [("quick", "cold caches"), ("quick", ""), ("full", "")] if model == "digits-ddpm" else [("quick", ""), ("full", "")]
+        for name, note in runs:
+            preset = presets[name]
+            config = sa.AmnesiaConfig.for_model(model, preset, forget=forget, surrogate=surrogate)
+            result, seconds = _timed(sa.forget, backend, config, **preset.options)
+            judged = sa.evaluate(result.generator, forget, n_per_class=200)
+            rows.append({"tab": "amnesia", "case": f"{model}: {forget} -> {surrogate}", "preset": name, "note": note,
+                         "seconds": seconds, "settings": {"steps": config.steps, "lr": config.lr}, "options": preset.options,
+                         "verdict": result.verdict, "p_forgotten": round(judged["forgotten_probability"], 3),
+                         "others_recognised": round(judged["remembered_accuracy"], 3),
+                         "lowest_other": round(min(judged["per_class_accuracy"].values()), 3)})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = []
+    ident = [r for r in rows if r["tab"] == "identity"]
+    if ident:
+        lines += ["| Identity (GUIDE), photo | preset | run time | ID distance (> 0.6 = forgotten) | other views forgotten | "
+                  "random faces kept (dlib) | random faces SSIM |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['case']} | {r['preset']} | {r['seconds']} s | {r['id_distance']} | {r['id_others_forgotten']:.0%} | "
+                  f"{r['random_faces_kept']:.0%} | {r['random_faces_ssim']} |" for r in ident]
+        lines.append("")
+    feats = [r for r in rows if r["tab"] == "features"]
+    if feats:
+        lines += ["| Features, open mouths | preset | run time | open mouths, 400 new faces (dlib): before → after "
+                  "(latent shift) | feature-free faces unchanged (SSIM) |", "|---|---|---|---|---|"]
+        lines += [f"| shipped labels | {r['preset']} | {r['seconds']} s | {r['open_before']:.1%} → {r['open_after']:.1%} "
+                  f"({r['open_latent_shift']:.1%}) | {r['ssim_feature_free']} |" for r in feats]
+        lines.append("")
+    amn = [r for r in rows if r["tab"] == "amnesia"]
+    if amn:
+        lines += ["| Amnesia, model: forget → surrogate | preset | run time | judge's P(forgotten class) on it (chance 0.1) | "
+                  "other digits recognised (lowest) |", "|---|---|---|---|---|"]
+        lines += [f"| {r['case']} | {r['preset']}{' (' + r['note'] + ')' if r['note'] else ''} | {r['seconds']} s | "
+                  f"{r['p_forgotten']} | {r['others_recognised']:.1%} ({r['lowest_other']:.0%}) |" for r in amn]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["identity", "features", "amnesia"])
+    args = parser.parse_args()
+    path = OUT / "presets.json"
+    rows = [r for r in (json.loads(path.read_text()) if path.exists() else []) if args.only and r["tab"] != args.only]
+    for name, fn in (("amnesia", amnesia), ("features", features), ("identity", identity)):
+        if args.only in (None, name):
+            rows += fn()
+    OUT.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows, indent=2) + "\n")
+    (OUT / "presets.md").write_text(markdown(rows))
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
