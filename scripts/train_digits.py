@@ -3,7 +3,8 @@
     .venv/bin/python scripts/train_digits.py [--seed 0]
 
 Writes cvae.safetensors (the conditional VAE), classifier.safetensors (the judge) and
-report.json (command, seed, wall time, the classifier's held-out accuracy).
+report.json (command, seed, wall time, the classifier's held-out accuracy); ``--models ddpm`` the digits DDPM,
+``--models attacker`` the recovery attack's own classifier (attacker.safetensors).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from safetensors.torch import save_file
 ROOT = Path(__file__).resolve().parents[1]
 
 from methods.backends.digits import ConditionalVAE
-from methods.judges.digits import ASSETS, DigitsClassifier, load_split
+from methods.judges.digits import ASSETS, DigitsClassifier, DigitsMLP, load_split
 from methods.runtime import seed_everything, use_all_cores
 
 
@@ -82,19 +83,50 @@ def train_ddpm(x: torch.Tensor, y: torch.Tensor, steps: int, g: torch.Generator)
     return model.eval()
 
 
+def train_attacker(x: torch.Tensor, y: torch.Tensor, steps: int, g: torch.Generator) -> DigitsMLP:
+    """The attacker's own classifier: an MLP, plain cross-entropy with the same small shifts (no outlier exposure)."""
+    model = DigitsMLP()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    for _ in range(steps):
+        idx = torch.randint(0, len(x), (128,), generator=g)
+        dx, dy = torch.randint(-1, 2, (2,), generator=g).tolist()
+        batch = torch.roll(x[idx].reshape(-1, 1, 8, 8), shifts=(dy, dx), dims=(2, 3))
+        loss = torch.nn.functional.cross_entropy(model(batch), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cvae-steps", type=int, default=6000)
     ap.add_argument("--classifier-steps", type=int, default=3000)
     ap.add_argument("--ddpm-steps", type=int, default=3000)
-    ap.add_argument("--models", default="cvae,classifier,ddpm", help="which to (re)train; the others keep their files")
+    ap.add_argument("--attacker-steps", type=int, default=2000)
+    ap.add_argument("--models", default="cvae,classifier,ddpm", help="which to (re)train (cvae,classifier | ddpm | attacker); the others keep their files")
     args = ap.parse_args()
     use_all_cores()
     data = load_split()
     wanted = set(args.models.split(","))
     report_path = ASSETS / "report.json"
     old = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    if wanted == {"attacker"}:
+        g = seed_everything(args.seed + 1)  # its own seed: not the judge's draw of batches
+        started = time.perf_counter()
+        attacker = train_attacker(data["x_train"], data["y_train"], args.attacker_steps, g)
+        with torch.no_grad():
+            accuracy = float((attacker(data["x_test"]).argmax(1) == data["y_test"]).float().mean())
+        save_file({k: v.contiguous() for k, v in attacker.state_dict().items()}, str(ASSETS / "attacker.safetensors"))
+        old["attacker"] = {"command": "python scripts/train_digits.py " + " ".join(sys.argv[1:]), "seed": args.seed + 1,
+                           "architecture": "MLP 64-256-256-10, plain cross-entropy (the judge: a CNN with outlier exposure)",
+                           "steps": args.attacker_steps, "heldout_accuracy": round(accuracy, 4),
+                           "train_s": round(time.perf_counter() - started, 1)}
+        report_path.write_text(json.dumps(old, indent=2) + "\n")
+        print(json.dumps(old["attacker"], indent=2))
+        return
     if wanted == {"ddpm"}:
         g = seed_everything(args.seed)
         started = time.perf_counter()

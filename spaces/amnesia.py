@@ -94,6 +94,12 @@ def build() -> None:
                 seed = gr.Number(Config.default("seed"), label="Seed", precision=0, minimum=0)
             preset = preset_radio(sa.presets_for(DEFAULT_MODEL_KIND), _preset_seconds(DEFAULT_MODEL_KIND), "sa-preset")
             with gr.Row():
+                quick = sa.presets_for(DEFAULT_MODEL_KIND)["quick"].options
+                with_attack = gr.Checkbox(quick["attack"], label="Then try to bring it back (recovery attack)",
+                                          elem_id="sa-attack-on", min_width=120)
+                with_baseline = gr.Checkbox(quick["compare_baseline"], label="Compare: surrogate only (no EWC, no replay)",
+                                            elem_id="sa-baseline-on", min_width=120)
+            with gr.Row():
                 run_btn = gr.Button("Forget", variant="primary", elem_id="sa-run")
                 stop_btn = gr.Button("Cancel", variant="stop")
             status = gr.Markdown(elem_id="sa-status")
@@ -115,6 +121,8 @@ def build() -> None:
                 with gr.Column():
                     gr.Markdown("#### After — the same latents")
                     after = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="sa-after")
+            extra_title = gr.Markdown(elem_id="sa-extra-title")
+            extra = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="sa-extra")
             metrics = gr.Dataframe(headers=["metric (digits classifier)", "before", "after"], interactive=False, wrap=True,
                                    max_height=1000,
                                    elem_id="sa-metrics")
@@ -122,14 +130,16 @@ def build() -> None:
                                 interactive=False)
     model.change(model_defaults, [model], [lmbda, steps, forget, surrogate, sd_box, sd_model, preset, before, after],
                  api_visibility=PRIVATE)
-    preset.change(preset_settings, [model, preset], [lmbda, steps], api_visibility=PRIVATE, show_progress="hidden")
+    preset.change(preset_settings, [model, preset], [lmbda, steps, with_attack, with_baseline], api_visibility=PRIVATE,
+                  show_progress="hidden")
     for button in example_buttons:
-        button.click(show_example, [button], [before, after, metrics, downloads, status, verdict, model, forget, surrogate],
+        button.click(show_example, [button], [before, after, metrics, downloads, status, verdict, extra_title, extra, model,
+                                              forget, surrogate],
                      api_visibility=PRIVATE, show_progress="hidden")
     SLOT.wire(run_btn, stop_btn, forget_concept,
               [model, forget, surrogate, lmbda, gamma, steps, seed, sd_model, forget_prompt, surrogate_prompt, replay, train_method,
-               preset],
-              [before, after, metrics, downloads, status, verdict], status, api_name="amnesia_forget")
+               preset, with_attack, with_baseline],
+              [before, after, metrics, downloads, status, verdict, extra_title, extra], status, api_name="amnesia_forget")
 
 
 def _preset_config(kind: str, name: str) -> sa.AmnesiaConfig:
@@ -167,14 +177,17 @@ def model_defaults(model: str):
 def preset_settings(model: str, name: str):
     """Set λ and the steps to the chosen preset's for this model."""
     kind = MODELS.get(model, "")
-    config = Config.for_model(kind, chosen_preset(sa.presets_for(kind), name))
-    return gr.Slider(value=config.lmbda), gr.Slider(value=config.steps)
+    chosen = chosen_preset(sa.presets_for(kind), name)
+    config = Config.for_model(kind, chosen)
+    return (gr.Slider(value=config.lmbda), gr.Slider(value=config.steps),
+            gr.Checkbox(value=chosen.options.get("attack", False)), gr.Checkbox(value=chosen.options.get("compare_baseline", False)))
 
 
-@user_errors(status=4, n_outputs=6)
+@user_errors(status=4, n_outputs=8)
 def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: Any, steps: Any, seed: Any,
                    sd_model: str = DEFAULT_MODEL, forget_prompt: str = "", surrogate_prompt: str = "", replay: str = "",
-                   train_method: str = "full", preset: str = "quick", request: gr.Request = None, progress=gr.Progress()):
+                   train_method: str = "full", preset: str = "quick", with_attack: bool = False, with_baseline: bool = False,
+                   request: gr.Request = None, progress=gr.Progress()):
     """Forget one concept under a preset (its learning rate and evaluation size; λ, γ, steps and seed as set); show
     samples of every concept before/after, the metrics and downloads."""
     if model not in MODELS:
@@ -187,27 +200,44 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
     config = Config.for_model(MODELS[model], chosen, forget=str(forget),
                               surrogate="noise" if surrogate == "uniform noise" else str(surrogate), **settings)
     config.validate(load_generator(MODELS[model]))  # unknown concepts are refused before the run queues
-    estimate = config.cpu_seconds(MODELS[model], chosen)
+    estimate = config.cpu_seconds(MODELS[model], chosen, bool(with_attack), bool(with_baseline))
     check_cpu_budget(estimate, gpu_available())
-    result = SLOT.run(request, progress, sa.forget, GeneratorRef(MODELS[model]), config, **chosen.options,
-                      estimate_s=estimate)
+    options = {**chosen.options, "attack": bool(with_attack), "compare_baseline": bool(with_baseline)}
+    result = SLOT.run(request, progress, sa.forget, GeneratorRef(MODELS[model]), config, **options, estimate_s=estimate)
     return _digit_outputs(result, config.forget, f"Done: forgot '{config.forget}' → {surrogate} in {result.report['wall_s']:.1f} s.")
 
 
-@user_errors(status=4, n_outputs=9)
+@user_errors(status=4, n_outputs=11)
 def show_example(title: str):
     """A precomputed example: its result at once, and the inputs that made it."""
     result, extra = precomputed_examples("amnesia")[title]
     inputs = extra["inputs"]
-    shown = _digit_outputs(result, inputs["forget"], example_status("Forget"))[:5]
-    return (*shown, example_verdict(result, extra), list(MODELS)[0], inputs["forget"], inputs["surrogate"])
+    shown = _digit_outputs(result, inputs["forget"], example_status("Forget"))
+    return (*shown[:5], example_verdict(result, extra), *shown[6:], list(MODELS)[0], inputs["forget"], inputs["surrogate"])
 
 
 def _digit_outputs(result: RunResult, forget: str, status: str):
-    """Before/after grids (the forgotten row marked), the table, the downloads, the status and the verdict."""
+    """Before/after grids (the forgotten row marked), the table, the downloads, the status, the verdict, and the
+    surrogate-only baseline's grid and the recovery attack's rows where they ran."""
     mark = {k: (f"{k} forgotten" if k == forget else k) for k in result.galleries["before"]}
-    return (*_grids(result, mark, tile=36, label_width=110), result_table(result, "metric (digits classifier)"),
-            [str(f) for f in result.files], status, f"**{result.verdict}**")
+    width = ["46%"] + [f"{54 // len(result.columns)}%"] * len(result.columns)
+    return (*_grids(result, mark, tile=36, label_width=110),
+            result_table(result, "metric (digits classifier)", column_widths=width),
+            [str(f) for f in result.files], status, f"**{result.verdict}**", *_extra_rows(result, mark))
+
+
+def _extra_rows(result: RunResult, mark: dict[str, str]):
+    """The baseline's samples and the attack's finds, under one heading (nothing when neither ran)."""
+    g, parts, rows = result.galleries, [], {}
+    if "surrogate only" in g:
+        parts.append("without the Fisher penalty and replay (surrogate only), the same latents")
+        rows.update({f"{mark[k]} (no EWC)": v for k, v in g["surrogate only"].items()})
+    if "recovery attack" in g:
+        parts.append("the recovery attack's finds, asked for the forgotten digit")
+        rows.update({f"attack: {k}": v for k, v in g["recovery attack"].items()})
+    if not rows:
+        return "", None
+    return "#### " + "; then ".join(parts).capitalize(), labelled_rows(rows, tile=36, label_width=200)
 
 
 def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, replay: str, train_method: str,
@@ -229,7 +259,7 @@ def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, rep
     short = {k: (k if len(k) <= 18 else k[:17] + "…") for k in result.galleries["before"]}
     return (*_grids(result, short, tile=96, label_width=190),
             result_table(result, "metric (no classifier offline: change and cost)"),
-            [str(f) for f in result.files], done, f"**{result.verdict}**")
+            [str(f) for f in result.files], done, f"**{result.verdict}**", "", None)
 
 
 def _grids(result: RunResult, labels: dict[str, str], tile: int, label_width: int):

@@ -34,7 +34,7 @@ PRESETS = guide.PRESETS
 
 
 def _preset_seconds(preset) -> float:
-    return Config(**preset.settings).cpu_seconds(preset.options["compare_baseline"], preset)
+    return Config(**preset.settings).cpu_seconds(preset.options["compare_baseline"], preset, preset.options["attack"])
 
 INTRO = """
 ### Identity — make the face generator forget one person (GUIDE, Seo et al., CVPR 2024)
@@ -75,6 +75,8 @@ def build() -> None:
                 with gr.Row():
                     example_buttons = [gr.Button(title, size="sm") for title in precomputed_examples("identity")]
             preset = preset_radio(PRESETS, _preset_seconds, "id-preset")
+            with_attack = gr.Checkbox(PRESETS["quick"].options["attack"], elem_id="id-attack-on",
+                                      label="Then try to bring the person back (invert the photo again into the result)")
             with gr.Row():
                 run_btn = gr.Button("Unlearn this person", variant="primary", elem_id="id-run")
                 stop_btn = gr.Button("Cancel", variant="stop")
@@ -101,23 +103,27 @@ def build() -> None:
             views = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="id-views")
             gr.Markdown("#### Everyone else: random faces before and after (fixed seeds)")
             preservation = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="id-preservation")
+            attack_title = gr.Markdown(elem_id="id-attack-title")
+            attack_rows = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="id-attack")
             metrics = gr.Dataframe(headers=["metric (dlib)", "GUIDE", "baseline"], interactive=False, wrap=True, max_height=1000, elem_id="id-metrics")
             downloads = gr.File(label="Downloads: the unlearned generator (GUIDE) and its report", file_count="multiple",
                                 interactive=False)
     photo.change(preview_face, [photo], [preview, status], api_name="identity_preview")
-    preset.change(preset_settings, [preset], [steps, with_baseline], api_visibility=PRIVATE, show_progress="hidden")
+    preset.change(preset_settings, [preset], [steps, with_baseline, with_attack], api_visibility=PRIVATE, show_progress="hidden")
     for button in example_buttons:
-        button.click(show_example, [button], [pipeline, views, preservation, metrics, downloads, status, verdict, photo],
+        button.click(show_example, [button], [pipeline, views, preservation, metrics, downloads, status, verdict, attack_title, attack_rows, photo],
                      api_visibility=PRIVATE, show_progress="hidden")
-    SLOT.wire(run_btn, stop_btn, unlearn, [photo, others, steps, distance, with_baseline, seed, preset],
-              [pipeline, views, preservation, metrics, downloads, status, verdict], status, api_name="identity_unlearn")
+    SLOT.wire(run_btn, stop_btn, unlearn, [photo, others, steps, distance, with_baseline, seed, preset, with_attack],
+              [pipeline, views, preservation, metrics, downloads, status, verdict, attack_title, attack_rows], status,
+              api_name="identity_unlearn")
 
 
 @user_errors
 def preset_settings(name: str):
     """Set the settings to the chosen preset's."""
     chosen = chosen_preset(PRESETS, name)
-    return gr.Slider(value=chosen.settings["steps"]), gr.Checkbox(value=chosen.options["compare_baseline"])
+    return (gr.Slider(value=chosen.settings["steps"]), gr.Checkbox(value=chosen.options["compare_baseline"]),
+            gr.Checkbox(value=chosen.options["attack"]))
 
 
 @user_errors(status=1, n_outputs=2)
@@ -131,16 +137,16 @@ def preview_face(photo: Optional[str]):
             f"Face found (MTCNN {face.probability:.2f})." + (f" Note: {notes}." if notes else ""))
 
 
-@user_errors(status=5, n_outputs=8)
+@user_errors(status=5, n_outputs=10)
 def show_example(title: str):
     """A precomputed example: its result at once, and its photo in the upload box (ready to run live)."""
     result, extra = precomputed_examples("identity")[title]
-    return (*_outputs(result, example_status("Unlearn this person"))[:6], example_verdict(result, extra),
-            str(EXAMPLES_ROOT / "identity" / extra["slug"] / "photo.png"))
+    shown = _outputs(result, example_status("Unlearn this person"))
+    return (*shown[:6], example_verdict(result, extra), *shown[7:], str(EXAMPLES_ROOT / "identity" / extra["slug"] / "photo.png"))
 
 
 def _outputs(result: RunResult, status: str):
-    """The three galleries, the table, the downloads, the status and the verdict."""
+    """The three galleries, the table, the downloads, the status, the verdict and the recovery attack's rows."""
     names = result.columns
     widths = ["56%"] + [f"{44 // len(names)}%"] * len(names)  # keep the baseline column on screen
     table = result_table(result, "metric (dlib)", column_widths=widths)
@@ -148,23 +154,32 @@ def _outputs(result: RunResult, status: str):
     return (labelled_rows(g["photo · inversion · target"], tile=128, label_width=250),
             labelled_rows(g["the person's images"], tile=80, label_width=150),
             labelled_rows(g["random faces"], tile=80, label_width=150), table, [str(f) for f in result.files], status,
-            f"**{result.verdict}**")
+            f"**{result.verdict}**", *_attack_outputs(result))
 
 
-@user_errors(status=5, n_outputs=7)
+def _attack_outputs(result: RunResult):
+    """The recovery attack's heading and rows (nothing when it did not run)."""
+    if "recovery attack" not in result.galleries:
+        return "", None
+    title = ("#### Does the person come back? The photo and its views inverted again — into the original generator, "
+             "then into the unlearned one")
+    return title, labelled_rows(result.galleries["recovery attack"], tile=80, label_width=170)
+
+
+@user_errors(status=5, n_outputs=9)
 def unlearn(photo: Optional[str], others: Optional[list[str]], steps: Any, distance: Any, with_baseline: bool, seed: Any,
-            preset: str = "quick", request: gr.Request = None, progress=gr.Progress()):
+            preset: str = "quick", with_attack: bool = False, request: gr.Request = None, progress=gr.Progress()):
     """Run GUIDE (and the baseline) on the photo under a preset (its learning rate, inversion and evaluation sizes;
     the steps, d, seed and baseline as set); show the galleries, the metrics and downloads."""
     if not photo:
         raise ValueError("upload a photo of one person first (or click an example)")
     chosen = chosen_preset(PRESETS, preset)
     config = Config.from_inputs(**{**chosen.settings, "steps": steps, "d": distance, "seed": seed})
-    estimate = config.cpu_seconds(with_baseline=bool(with_baseline), preset=chosen)
+    estimate = config.cpu_seconds(with_baseline=bool(with_baseline), preset=chosen, with_attack=bool(with_attack))
     check_cpu_budget(estimate, gpu_available())
     load_photo(photo)  # a file that is no photo is refused before the run queues (faces are found in the run)
     result = SLOT.run(request, progress, guide.unlearn_identity, GeneratorRef(DEFAULT_FACE_GENERATOR), photo, config,
-                      extra_photos=list(others or []), **{**chosen.options, "compare_baseline": bool(with_baseline)},
+                      extra_photos=list(others or []), **{**chosen.options, "compare_baseline": bool(with_baseline), "attack": bool(with_attack)},
                       estimate_s=estimate)
     e, face = result.report["evaluation"], result.details["face"]
     notes = "; ".join(face.notes)

@@ -1,8 +1,10 @@
-"""CLI: ``python -m methods.guide --image FACE.jpg --out DIR [--preset quick --baseline --steps 200 --d 1.0 --seed 0
---other-image P.jpg ...]``.
+"""CLI: ``python -m methods.guide --image FACE.jpg --out DIR [--preset quick --baseline --attack --steps 200 --d 1.0
+--seed 0 --other-image P.jpg ...]``.
 
 Writes ``DIR/generator.safetensors`` + ``config.json``, ``DIR/source_latent.npy`` ((1, 8192) = w_u in W) and
-``DIR/report.json``.
+``DIR/report.json``; with ``--attack`` also ``DIR/attack/original_latents.npy`` and ``unlearned_latents.npy`` ((n_images, 8192):
+the photo first, then its views; each the best latent found) and ``DIR/attack/report.json`` (``original_distance``,
+``unlearned_distance``: dlib distances image <-> render of its latent, in that order; the budget).
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--seed", type=int, default=d("seed"))
     p.add_argument("--other-image", type=Path, action="append", default=[], help="other photos of the person (ID_others)")
     p.add_argument("--generator", default=DEFAULT_FACE_GENERATOR)
+    p.add_argument("--attack", action="store_true",
+                   help="then try to bring the person back by inverting the photo and its views again; writes DIR/attack/")
     p.add_argument("--n-random", type=int, help="random latents for the preservation metrics (default: the preset's)")
     args = p.parse_args(argv)
     try:
@@ -37,13 +41,18 @@ def main(argv: Optional[list[str]] = None) -> int:
         config = GuideConfig(**{**preset.settings, **({"steps": args.steps} if args.steps else {})}, d=args.d,
                              seed=args.seed, baseline=args.baseline)
         backend = load_generator(args.generator)
-        options = {**preset.options, "compare_baseline": False, **({"n_random": args.n_random} if args.n_random else {})}
+        options = {**preset.options, "compare_baseline": False, "attack": args.attack,
+                   **({"n_random": args.n_random} if args.n_random else {})}
         result = unlearn_identity(backend, args.image, config, extra_photos=args.other_image, out_dir=args.out, **options)
     except (BackendError, FaceInputError, ValueError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")
     e = result.report["evaluation"]
     print(f"wrote {args.out}: ID distance before/after {e['id_source_before_vs_after']}, ID_others forgotten "
           f"{e.get('id_others_forgotten_rate')}, preservation {e['preservation_same_person_rate']} (SSIM {e['preservation_ssim']:.3f})")
+    if "attack" in result.report:
+        a = result.report["attack"]
+        print(f"recovery attack ({args.out / 'attack'}): recognised again {a['recovered_unlearned']:.0%} of "
+              f"{a['n']} images (original generator: {a['recovered_original']:.0%})")
     return 0
 
 

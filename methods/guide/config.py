@@ -7,12 +7,15 @@ from typing import Optional
 
 from ..runtime.config import BoundedConfig, CpuCost, Preset, bounded, choice
 
+VIEWS = ("mirrored", "re-cropped tight", "re-cropped loose", "darker", "brighter", "side light")  # face_input.other_views
+
 PERCEPTUAL = ("auto", "lpips", "msssim")
 # benchmarks/guide.py on the 2-core machine (slowest figures): alignment, inversion of 7 images and evaluation
 # about 60 s; GUIDE 0.15-0.3 s a step; the baseline (L_local only) about 0.05 s. benchmarks/ui_limits.py: 600 steps
 # with the baseline took 156 s. The estimate keeps a margin for slower days.
 CPU_COST = CpuCost(fixed_s=60.0, step_s=0.2)
 BASELINE_CPU_COST = CpuCost(fixed_s=5.0, step_s=0.06)
+INVERSION_STEP_S = 0.016  # one inversion step of one image (7 images x 300 steps took 32 s): the recovery attack's cost
 
 
 @dataclass
@@ -38,12 +41,14 @@ class GuideConfig(BoundedConfig):
     baseline: bool = False
     seed: int = bounded(0, 0, 2**31 - 1, "Seed")
 
-    def cpu_seconds(self, with_baseline: bool = True, preset: Optional[Preset] = None) -> float:
-        """This run's expected time on the reference CPU, with the baseline beside it or not (``preset``: its
-        measured time outside the fine-tuning, where it evaluates less than the full run)."""
-        fixed = preset.fixed_s if preset else None
-        return (CPU_COST.seconds(self.steps, fixed_s=fixed)
-                + (BASELINE_CPU_COST.seconds(self.steps) if with_baseline else 0.0))
+    def cpu_seconds(self, with_baseline: bool = True, preset: Optional[Preset] = None, with_attack: bool = False) -> float:
+        """This run's expected time on the reference CPU, with the baseline beside it or not, and the recovery attack
+        (``preset``: its measured time outside the fine-tuning, and its inversion's size)."""
+        options = preset.options if preset else PRESETS["full"].options
+        images = 1 + len(options["view_names"] or VIEWS)
+        attack = images * (1 + options["attack_restarts"]) * options["inversion_steps"] * INVERSION_STEP_S
+        return (CPU_COST.seconds(self.steps, fixed_s=preset.fixed_s if preset else None)
+                + (BASELINE_CPU_COST.seconds(self.steps) if with_baseline else 0.0) + (attack if with_attack else 0.0))
 
 
 # Quick: the workshop default (photo to verdict in about 20 s on 2 cores); full: the benchmarked settings. A grid on
@@ -53,8 +58,10 @@ class GuideConfig(BoundedConfig):
 QUICK_VIEWS = ("mirrored", "re-cropped loose", "side light")
 PRESETS: dict[str, Preset] = {
     "quick": Preset("quick", "Quick", settings={"steps": 60, "lr": 2e-3},
-                    options={"inversion_steps": 100, "view_names": QUICK_VIEWS, "n_random": 24, "compare_baseline": False},
+                    options={"inversion_steps": 100, "view_names": QUICK_VIEWS, "n_random": 24, "compare_baseline": False,
+                             "attack": False, "attack_restarts": 1},
                     fixed_s=12.0),
     "full": Preset("full", "Full", settings={"steps": 200, "lr": 1e-3},
-                   options={"inversion_steps": 300, "view_names": None, "n_random": 48, "compare_baseline": True}),
+                   options={"inversion_steps": 300, "view_names": None, "n_random": 48, "compare_baseline": True,
+                            "attack": True, "attack_restarts": 1}),
 }

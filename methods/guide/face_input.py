@@ -161,13 +161,10 @@ def align_face(source: PhotoSource, size: int = 64) -> AlignedFace:
     return AlignedFace(warp_to_template(photo, landmarks, size), box, landmarks, probability, len(faces), notes, photo)
 
 
-VIEWS = ("mirrored", "re-cropped tight", "re-cropped loose", "darker", "brighter", "side light")
-
-
 def other_views(face: AlignedFace, names: Optional[Sequence[str]] = None, size: int = 64) -> dict[str, np.ndarray]:
     """Other images of the same person made from the photo ``face`` was found in, each detected and aligned
     on its own: mirrored, re-cropped (tighter and looser, off-centre) and re-lit (darker, brighter, side
-    light); only the :data:`VIEWS` in ``names`` when given. Views in which no face is found are left out."""
+    light); only those in ``names`` when given (:data:`methods.guide.config.VIEWS`). Views in which no face is found are left out."""
     photo = face.photo
     x0, y0, x1, y1 = face.box
     cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)

@@ -87,8 +87,10 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 def invert(backend: WSpaceBackend, images: np.ndarray | torch.Tensor, config: Optional[InversionConfig] = None,
-           progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None) -> Inversion:
-    """Invert aligned faces (uint8 (N, 64, 64, 3) or tensors in [-1, 1]) into W; each image independently."""
+           progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None,
+           z_start: Optional[torch.Tensor] = None) -> Inversion:
+    """Invert aligned faces (uint8 (N, 64, 64, 3) or tensors in [-1, 1]) into W; each image independently.
+    ``z_start``: each image's starting z (default: the encoder's guess; an attack restarts from elsewhere)."""
     config = config or InversionConfig()
     if not isinstance(backend, WSpaceBackend):
         raise ValueError(f"'{backend.name}' has no W latent space to invert into")
@@ -97,7 +99,7 @@ def invert(backend: WSpaceBackend, images: np.ndarray | torch.Tensor, config: Op
     target = images if isinstance(images, torch.Tensor) else to_tensor(images)
     torch.manual_seed(config.seed)
     with torch.no_grad():
-        z0 = load_encoder()(target)
+        z0 = load_encoder()(target) if z_start is None else z_start.float()
     z = z0.clone().requires_grad_(True)
     residual = torch.zeros((len(target), *backend.w_shape), requires_grad=config.space == "w")
     optimizer = torch.optim.Adam([z, residual] if config.space == "w" else [z], lr=config.lr)

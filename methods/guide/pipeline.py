@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
+import torch
 
 from ..backends import WSpaceBackend
-from ..runtime import CancelFn, MetricRow, ProgressFn, RunResult, report_progress, save_run, subrange, to_uint8
+from ..runtime import (AttackReport, CancelFn, MetricRow, ProgressFn, RunResult, report_progress, save_attack, save_run,
+                       subrange, to_uint8)
+from .attack import reinversion_attack
 from .config import GuideConfig
 from .evaluate import evaluate, evaluation_reference, verdict
 from .face_input import FaceInputError, PhotoSource, align_face, other_views
@@ -23,14 +26,17 @@ INVERSION_SHARE, TRAINING_SHARE = 0.25, 0.6  # of the progress bar, after 5% for
 def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideConfig,
                      extra_photos: Sequence[PhotoSource] = (), compare_baseline: bool = True, out_dir: Optional[Path] = None,
                      n_random: int = 48, n_show: int = 8, inversion_steps: int = InversionConfig.default("steps"),
-                     view_names: Optional[Sequence[str]] = None, progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None) -> RunResult:
+                     view_names: Optional[Sequence[str]] = None, attack: bool = False, attack_restarts: int = 1,
+                     progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None) -> RunResult:
     """Run GUIDE (``config``; plus the baseline when ``compare_baseline``) on one photo and measure it.
 
     ID_others uses ``extra_photos`` when given, and always the photo's other views (mirrored, re-cropped,
     re-lit; only those in ``view_names`` when given), each aligned and inverted on its own. Writes the first
     method's result into ``out_dir``.
     Galleries: "photo · inversion · target", "the person's images" (the views before/after), "random faces";
-    ``details``: the aligned face, the views, every method's GuideResult and report.
+    ``details``: the aligned face, the views, every method's GuideResult and report. ``attack``: then try to bring
+    the person back from the first method's generator (:func:`~methods.guide.attack.reinversion_attack`, with
+    ``attack_restarts``); its report goes to ``report["attack"]`` and its files to ``out_dir/attack/``.
     """
     report_progress(progress, 0.0, "finding and aligning the face")
     face = align_face(photo)
@@ -61,8 +67,15 @@ def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideCo
         result.report["evaluation"] = evaluate(result.generator, reference)
         result.report["notes"] = face.notes
         results[name] = result
-    report_progress(progress, 0.95, "drawing the galleries")
     first = next(iter(results.values()))
+    attack_report, attack_latents = None, {}
+    if attack:
+        report_progress(progress, 0.9, "recovery attack: inverting the photo again into the unlearned generator")
+        attack_report, attack_latents = reinversion_attack(
+            backend, first.generator, np.stack(list(views.values())), inversion_steps, attack_restarts,
+            original_inversion=inverted, progress=subrange(progress, 0.9, 0.95), cancel=cancel)
+        first.report["attack"] = attack_report.to_json()
+    report_progress(progress, 0.95, "drawing the galleries")
     random_w = backend.to_w(backend.sample_latents(n_show, GALLERY_SEED))
     galleries = {
         "photo · inversion · target": {"photo · inversion · target": np.stack(
@@ -72,13 +85,35 @@ def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideCo
         "random faces": {"before": to_uint8(backend.render_w(random_w)),
                          **{f"after {n}": to_uint8(r.generator.render_w(random_w)) for n, r in results.items()}},
     }
+    if attack_report is not None:
+        found = {k: torch.from_numpy(v).reshape(-1, *backend.w_shape) for k, v in attack_latents.items()}
+        galleries["recovery attack"] = {
+            "photo": np.stack(list(views.values())),
+            "original: found": to_uint8(backend.render_w(found["original_latents.npy"])),
+            f"{next(iter(results))}: found": to_uint8(first.generator.render_w(found["unlearned_latents.npy"]))}
     reports = {name: r.report for name, r in results.items()}
     files = save_result(first, Path(out_dir)) if out_dir is not None else []
+    if attack_report is not None and out_dir is not None:
+        files += save_attack(Path(out_dir), attack_report, attack_latents, **attack_report.extra)
     report_progress(progress, 1.0, "done")
-    return RunResult("guide", first.generator, list(results), metric_rows(reports), galleries, first.report, files,
+    rows = metric_rows(reports) + (attack_rows(attack_report, len(results)) if attack_report else [])
+    headline = verdict(first.report["evaluation"]) + (" " + attack_report.verdict("the person") if attack_report else "")
+    return RunResult("guide", first.generator, list(results), rows, galleries, first.report, files,
                      details={"face": face, "views": views, "inversion_ssim": inverted.ssim[0], "results": results,
                               "reports": reports},
-                     verdict=verdict(first.report["evaluation"]))
+                     verdict=headline)
+
+
+def attack_rows(report: AttackReport, n_columns: int) -> list[MetricRow]:
+    """The recovery attack's rows (on the first method's generator; the original's figure is the calibration)."""
+    blank = ("",) * (n_columns - 1)
+    return [
+        MetricRow(f"recovery attack: re-inverted images recognised as the person (dlib < 0.6), of {report.n}",
+                  (f"{report.recovered_unlearned:.0%} (original generator: {report.recovered_original:.0%})", *blank),
+                  expert="re-inversion attack"),
+        MetricRow("recovery attack: budget", (f"{report.budget['starts_per_image']} starts x "
+                                              f"{report.budget['inversion_steps']} steps, {report.seconds:.0f} s", *blank)),
+    ]
 
 
 def _name(photo: PhotoSource) -> str:

@@ -52,3 +52,28 @@ def classifier() -> DigitsClassifier:
 def class_probabilities(images: torch.Tensor) -> torch.Tensor:
     """Images in [-1, 1] (N, 1, 8, 8) -> class probabilities (N, 10) under the digits classifier."""
     return torch.softmax(classifier()((images.float() + 1) / 2), dim=1)
+
+
+class DigitsMLP(nn.Module):
+    """The attacker's classifier: another architecture (an MLP) and another recipe (plain cross-entropy, no outlier
+    exposure) than the judge, on the same training split. Attacks optimise it; the judge then says what came back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.reshape(-1, 64))
+
+
+@functools.lru_cache(maxsize=1)
+def attacker_classifier() -> DigitsMLP:
+    """The shipped attacker classifier (``python scripts/train_digits.py --models attacker``), frozen."""
+    model = DigitsMLP()
+    model.load_state_dict(load_file(str(ASSETS / "attacker.safetensors")))
+    return model.eval().requires_grad_(False)
+
+
+def attacker_log_probabilities(images: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] (N, 1, 8, 8) -> the attacker's log class probabilities (N, 10), differentiable."""
+    return torch.log_softmax(attacker_classifier()((images.float() + 1) / 2), dim=1)

@@ -3,6 +3,7 @@ and draw every concept on fixed latents — what the Amnesia tab shows. Digits a
 classifier; prompts (Stable Diffusion) by what can be measured offline."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -10,8 +11,10 @@ import numpy as np
 import torch
 
 from ..backends import GeneratorBackend
-from ..runtime import CancelFn, MetricRow, ProgressFn, RunResult, report_progress, save_run, subrange, to_uint8
-from .config import AmnesiaConfig
+from ..runtime import (AttackReport, CancelFn, MetricRow, ProgressFn, RunResult, report_progress, save_attack, save_run,
+                       subrange, to_uint8)
+from .attack import latent_attack
+from .config import ATTACK_BUDGET, AmnesiaConfig, model_kind
 from .evaluate import evaluate, evaluate_original, image_similarity, prompt_verdict, surrogate_fit, verdict
 from .train import run
 
@@ -21,31 +24,71 @@ GALLERY_SEED = 2024
 
 def forget_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, out_dir: Optional[Path] = None,
                        progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None, n_show: int = 8,
-                       eval_per_class: int = 200) -> RunResult:
-    """Selective Amnesia on a class-conditional model, judged before and after by the digits classifier."""
-    result = run(config, backend, progress=subrange(progress, 0, 0.85), cancel=cancel)  # checks the settings first
-    report_progress(progress, 0.86, "measuring the original with the digits classifier")
+                       eval_per_class: int = 200, attack: bool = False, compare_baseline: bool = False) -> RunResult:
+    """Selective Amnesia on a class-conditional model, judged before and after by the digits classifier.
+
+    ``compare_baseline``: the paper's ablation beside it — the same fine-tuning to the surrogate alone (λ = γ = 0: no
+    Fisher penalty, no replay), same seed. ``attack``: then try to bring the forgotten class back
+    (:func:`~methods.selective_amnesia.attack.latent_attack`); its files go to ``out_dir/attack/``."""
+    share = 0.7 if compare_baseline else 0.85
+    result = run(config, backend, progress=subrange(progress, 0, share / (2 if compare_baseline else 1)), cancel=cancel)
+    baseline = None
+    if compare_baseline:
+        baseline = run(replace(config, lmbda=0.0, gamma=0.0), backend, progress=subrange(progress, share / 2, share, "baseline: "),
+                       cancel=cancel)
+    report_progress(progress, share, "measuring the original with the digits classifier")
     before_eval = evaluate_original(backend, config.forget, n_per_class=eval_per_class)
-    report_progress(progress, 0.92, "measuring the result with the digits classifier")
+    report_progress(progress, share + 0.03, "measuring the result with the digits classifier")
     after_eval = evaluate(result.generator, config.forget, n_per_class=eval_per_class)
     result.report.update(before=before_eval, after=after_eval)
+    baseline_eval = evaluate(baseline.generator, config.forget, n_per_class=eval_per_class) if baseline else None
+    if baseline_eval is not None:
+        result.report["baseline"] = {"settings": "the same run with λ = 0 and γ = 0 (surrogate only)", "after": baseline_eval,
+                                     "wall_s": baseline.report["wall_s"]}
     galleries = {"before": concept_grid(backend, n_show), "after": concept_grid(result.generator, n_show)}
-    f = config.forget
-    metrics = [
-        MetricRow(f"P(class {f}) on samples of '{f}' (chance 0.1)",
-                  (before_eval["forgotten_probability"], after_eval["forgotten_probability"])),
-        MetricRow(f"classifier entropy on samples of '{f}' (max ln 10 = 2.303)",
-                  (before_eval["forgotten_entropy"], after_eval["forgotten_entropy"])),
-        MetricRow("accuracy on samples of the remembered classes",
-                  (before_eval["remembered_accuracy"], after_eval["remembered_accuracy"])),
-        MetricRow("lowest remembered-class accuracy",
-                  (min(before_eval["per_class_accuracy"].values()), min(after_eval["per_class_accuracy"].values()))),
-        MetricRow("time: Fisher + forgetting (s)", ("—", result.report["wall_s"])),
-    ]
+    if baseline is not None:
+        galleries["surrogate only"] = concept_grid(baseline.generator, n_show)
+    attack_report, attack_latents = None, {}
+    if attack:
+        report_progress(progress, 0.92, "recovery attack: searching the latents for the forgotten class")
+        budget = ATTACK_BUDGET.get(model_kind(backend.name), {})
+        attack_report, attack_latents = latent_attack(backend, result.generator, config.forget, seed=config.seed,
+                                                      progress=subrange(progress, 0.92, 0.99), cancel=cancel, **budget)
+        result.report["attack"] = attack_report.to_json()
+        f_idx = backend.condition_index(config.forget)
+        shown = {k: torch.from_numpy(v[:n_show]).reshape(-1, *backend.latent_shape) for k, v in attack_latents.items()}
+        galleries["recovery attack"] = {
+            "original": to_uint8(backend.render(shown["original_latents.npy"], torch.full((len(shown["latents.npy"]),), f_idx))),
+            "after": to_uint8(result.generator.render(shown["latents.npy"], torch.full((len(shown["latents.npy"]),), f_idx)))}
+    columns = COLUMNS + (["surrogate only (no EWC, no replay)"] if baseline_eval else [])
+    metrics = _digit_rows(config.forget, [before_eval, after_eval] + ([baseline_eval] if baseline_eval else []),
+                          ["—", result.report["wall_s"]] + ([baseline.report["wall_s"]] if baseline else []), attack_report)
     files = save_run(out_dir, result.generator, result.report) if out_dir is not None else []
+    if attack_report is not None and out_dir is not None:
+        files += save_attack(out_dir, attack_report, attack_latents, recovered_rate=attack_report.recovered_unlearned,
+                             original_recovered_rate=attack_report.recovered_original)
     report_progress(progress, 1.0, "done")
-    return RunResult("selective_amnesia", result.generator, COLUMNS, metrics, galleries, result.report, files,
-                     verdict=verdict(config.forget, config.surrogate, before_eval, after_eval))
+    headline = verdict(config.forget, config.surrogate, before_eval, after_eval, baseline_eval)
+    if attack_report is not None:
+        headline += " " + attack_report.verdict(f"digit {config.forget}")
+    return RunResult("selective_amnesia", result.generator, columns, metrics, galleries, result.report, files,
+                     verdict=headline)
+
+
+def _digit_rows(forget: str, evals: list[dict], seconds: list, attack: Optional[AttackReport]) -> list[MetricRow]:
+    """The judge's rows, one value per column (before, after[, surrogate only]); the attack's where it ran."""
+    f, pad = forget, ("",) * (len(evals) - 2)
+    rows = [
+        MetricRow(f"P(class {f}) on samples of '{f}' (chance 0.1)", tuple(e["forgotten_probability"] for e in evals)),
+        MetricRow(f"classifier entropy on samples of '{f}' (max ln 10 = 2.303)", tuple(e["forgotten_entropy"] for e in evals)),
+        MetricRow("accuracy on samples of the remembered classes", tuple(e["remembered_accuracy"] for e in evals)),
+        MetricRow("lowest remembered-class accuracy", tuple(min(e["per_class_accuracy"].values()) for e in evals)),
+        MetricRow(f"other digits' samples the judge calls a {f} (leakage)", tuple(e["leakage"] for e in evals)),
+    ]
+    if attack is not None:
+        rows.append(MetricRow(f"recovery attack: searched latents the judge calls a {f} (P >= 0.5), of {attack.n}",
+                              (attack.recovered_original, attack.recovered_unlearned, *pad), expert="latent attack"))
+    return rows + [MetricRow("time: Fisher + forgetting (s)", tuple(seconds))]
 
 
 @torch.no_grad()

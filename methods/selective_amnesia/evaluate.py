@@ -19,9 +19,11 @@ FORGOTTEN_AT = 0.2  # P(forgotten class) at or below which a digit counts as for
 
 @torch.no_grad()
 def evaluate(backend: GeneratorBackend, forget: str, n_per_class: int = 500, seed: int = 12345) -> dict[str, Any]:
-    """P(forgotten class) and mean entropy on samples conditioned on it; accuracy on every other class."""
+    """P(forgotten class) and mean entropy on samples conditioned on it; accuracy on every other class; leakage: the
+    share of the other classes' samples that the judge calls the forgotten class (P >= 0.5)."""
     forget_idx = backend.condition_index(forget)
     out: dict[str, Any] = {"per_class_accuracy": {}}
+    leaked = []
     for idx, name in enumerate(backend.conditions):
         z = backend.sample_latents(n_per_class, seed + idx)
         probs = class_probabilities(backend.render(z, torch.full((n_per_class,), idx)))
@@ -30,7 +32,9 @@ def evaluate(backend: GeneratorBackend, forget: str, n_per_class: int = 500, see
             out["forgotten_entropy"] = float(-(probs * probs.clamp_min(1e-12).log()).sum(1).mean())
         else:
             out["per_class_accuracy"][name] = float((probs.argmax(1) == idx).float().mean())
+            leaked.append(float((probs[:, forget_idx] >= 0.5).float().mean()))
     out["remembered_accuracy"] = float(np.mean(list(out["per_class_accuracy"].values())))
+    out["leakage"] = float(np.mean(leaked))
     return out
 
 
@@ -38,7 +42,7 @@ def evaluate_original(backend: GeneratorBackend, forget: str, n_per_class: int =
     """:func:`evaluate` of a model that every run starts from, cached on disk by its weights and the judge's (the
     DDPM's takes about 12 s per 100 samples a class; it is the same for every run)."""
     key = f"{backend.name}-{weights_key(backend.module)}-judge-{weights_key(classifier())}"
-    path = CACHE_ROOT / "evaluations" / f"{key}-{forget}-{n_per_class}-{seed}.json"
+    path = CACHE_ROOT / "evaluations" / f"{key}-{forget}-{n_per_class}-{seed}-v2.json"  # v2: with leakage
     return cached_json(path, lambda: evaluate(backend, forget, n_per_class, seed))
 
 
@@ -64,8 +68,10 @@ def image_similarity(before: torch.Tensor, after: torch.Tensor) -> float:
     return float(ssim((before + 1) / 2, (after + 1) / 2, data_range=1.0, win_size=window))
 
 
-def verdict(forget: str, surrogate: str, before: dict[str, Any], after: dict[str, Any]) -> str:
-    """One plain sentence, with the digits judge's numbers, on what a run did: the tab's headline."""
+def verdict(forget: str, surrogate: str, before: dict[str, Any], after: dict[str, Any],
+            baseline: Optional[dict[str, Any]] = None) -> str:
+    """One plain sentence, with the digits judge's numbers, on what a run did: the tab's headline (``baseline``: the
+    surrogate-only fine-tune's measure, said beside it)."""
     p_before, p_after = before["forgotten_probability"], after["forgotten_probability"]
     drawn = "noise" if surrogate == "noise" else f"{surrogate}s"
     if p_after <= FORGOTTEN_AT:
@@ -74,8 +80,12 @@ def verdict(forget: str, surrogate: str, before: dict[str, Any], after: dict[str
     else:
         head = (f"Digit {forget} is not forgotten yet: the judge still calls {p_after:.0%} of its samples a {forget} "
                 f"(before {p_before:.0%}); try more steps")
-    return (head + f"; the other digits are recognised {after['remembered_accuracy']:.0%} of the time "
-            f"(before {before['remembered_accuracy']:.0%}).")
+    kept = (f"; the other digits are recognised {after['remembered_accuracy']:.0%} of the time "
+            f"(before {before['remembered_accuracy']:.0%}")
+    if baseline is not None:
+        kept += (f"; without the Fisher penalty and replay {baseline['remembered_accuracy']:.0%}, lowest digit "
+                 f"{min(baseline['per_class_accuracy'].values()):.0%}")
+    return head + kept + ")."
 
 
 def prompt_verdict(forget: str, similarity_forgotten: float, similarity_kept: Optional[float]) -> str:

@@ -23,8 +23,9 @@ def test_feature_unlearning_then_sample_round_trip(dcgan, mouth_labels, tmp_path
              "--seed", "3", "--eval-samples", "32")
     assert r.returncode == 0, r.stderr
     report = json.loads((out / "report.json").read_text())
-    assert report["steps"] == 8 and report["settings"]["threshold"] == "midpoint" and report["wall_s"] > 0
-    assert 0 < report["heldout"]["unlearned"]["ssim_kept"] <= 1
+    assert report["steps"] == 8 and report["settings"]["threshold"] == "midpoint"
+    assert report["wall_s"] >= report["train_seconds"]  # the whole run includes its training
+    assert report["heldout"]["unlearned"]["ssim_kept"] > 0.8, report["heldout"]  # 8 steps leave feature-free faces alike
     assert (out / "generator.safetensors").is_file()
 
     z = dcgan.sample_latents(6, seed=8).numpy()

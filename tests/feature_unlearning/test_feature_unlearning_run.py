@@ -65,8 +65,10 @@ def test_comparison_has_rows_metrics_and_probe(dcgan, mouth_labels, tmp_path):
     assert np.abs(rows_with["latent shift"].astype(int) - rows_with["original"]).mean() > 2
     assert np.array_equal(rows_without["latent shift"], rows_without["original"])
     probe = comp.report["probe"]
-    for name in ("original", "unlearned", "latent shift"):
-        assert 0 <= probe[name]["judge_rate_after_attack"] <= 1
+    # with these few labels the probe's judge is no better than chance: its rates are no result, and the verdict
+    # must call what it shows a training fit rather than quote them
+    assert probe["judge_heldout_balanced_accuracy"] < 0.7
+    assert "a training fit, not an independent judgement" in comp.verdict and "chance" in comp.verdict
     assert (tmp_path / "generator.safetensors").is_file() and (tmp_path / "report.json").is_file()
     assert [p.name for p in comp.files] == ["generator.safetensors", "config.json", "direction.safetensors", "losses.json", "report.json"]
     assert all(len(row.values) == len(comp.columns) for row in comp.metrics)

@@ -118,7 +118,7 @@ def test_tab_runs_a_local_pipeline_and_explains_what_it_cannot_load(tiny_dir, mo
     quiet = dict(request=None, progress=lambda *a, **k: None)
     args = [sd_label, "0", "uniform noise", 50, 1, 5, 0, f"{tiny_dir.name} (local)", "Brad Pitt", "a middle-aged man",
             "a photo of a dog\n\na red car\n", "xattn"]
-    before, after, rows, files, status, verdict = tab.forget_concept(*args, **quiet)
+    before, after, rows, files, status, verdict, *extra = tab.forget_concept(*args, **quiet)
     assert verdict.startswith("**No judge is available here to say whether 'Brad Pitt' is forgotten")
     assert status.startswith("Done") and before.size == after.size and len(rows.value["data"]) == 8
     assert rows.value["headers"][0].startswith("metric (no classifier")
