@@ -58,15 +58,16 @@ def identity() -> list[dict]:
             {name: full_inversion.w[i : i + 1] for i, name in enumerate(views) if name != "source"}, n_random=48)
         for name, preset in guide.PRESETS.items():
             config = guide.GuideConfig(**preset.settings)
-            options = {**preset.options, "compare_baseline": False}  # GUIDE alone: the baseline is its own column
+            options = {**preset.options, "compare_baseline": False}  # GUIDE alone (the baseline: benchmarks/guide.py)
             result, seconds = _timed(guide.unlearn_identity, backend, photo, config, **options)
             judged = guide.evaluate(result.generator, reference)
+            attack = result.report.get("attack")
             rows.append({"tab": "identity", "case": title.split(" (")[0], "preset": name, "seconds": seconds,
                          "settings": preset.settings, "options": {k: v for k, v in preset.options.items()},
                          "verdict": result.verdict, "id_distance": judged["id_source_before_vs_after"],
                          "id_others_forgotten": judged["id_others_forgotten_rate"],
                          "random_faces_kept": judged["preservation_same_person_rate"],
-                         "random_faces_ssim": round(judged["preservation_ssim"], 3)})
+                         "random_faces_ssim": round(judged["preservation_ssim"], 3), **_attack(attack)})
             print(rows[-1], flush=True)
     return rows
 
@@ -86,7 +87,8 @@ def features() -> list[dict]:
                      "open_before": round(before, 4),
                      "open_after": round(open_mouth_rate(result.generator.render(z))["open_mouth_rate"], 4),
                      "open_latent_shift": round(open_mouth_rate(backend.render(shift))["open_mouth_rate"], 4),
-                     "ssim_feature_free": round(result.report["heldout"]["unlearned"]["ssim_kept"], 3)})
+                     "ssim_feature_free": round(result.report["heldout"]["unlearned"]["ssim_kept"], 3),
+                     "probe": result.report.get("probe")})
         print(rows[-1], flush=True)
     return rows
 
@@ -103,13 +105,44 @@ def amnesia() -> list[dict]:
             config = sa.AmnesiaConfig.for_model(model, preset, forget=forget, surrogate=surrogate)
             result, seconds = _timed(sa.forget, backend, config, **preset.options)
             judged = sa.evaluate(result.generator, forget, n_per_class=200)
+            baseline = result.report.get("baseline", {}).get("after")
             rows.append({"tab": "amnesia", "case": f"{model}: {forget} -> {surrogate}", "preset": name, "note": note,
                          "seconds": seconds, "settings": {"steps": config.steps, "lr": config.lr}, "options": preset.options,
                          "verdict": result.verdict, "p_forgotten": round(judged["forgotten_probability"], 3),
                          "others_recognised": round(judged["remembered_accuracy"], 3),
-                         "lowest_other": round(min(judged["per_class_accuracy"].values()), 3)})
+                         "lowest_other": round(min(judged["per_class_accuracy"].values()), 3), "leakage": judged["leakage"],
+                         **({"baseline_p_forgotten": round(baseline["forgotten_probability"], 3),
+                             "baseline_others_recognised": round(baseline["remembered_accuracy"], 3),
+                             "baseline_lowest_other": round(min(baseline["per_class_accuracy"].values()), 3),
+                             "baseline_leakage": baseline["leakage"]} if baseline else {}),
+                         **_attack(result.report.get("attack"))})
             print(rows[-1], flush=True)
     return rows
+
+
+def _attack(report: dict | None) -> dict:
+    """The recovery attack's figures in a row (none when it did not run)."""
+    if not report:
+        return {}
+    return {"attack_recovered_original": report["recovered_original"], "attack_recovered_unlearned": report["recovered_unlearned"],
+            "attack_seconds": report["seconds"], "attack_budget": report["budget"], "attack_judge": report["judge"]}
+
+
+def attack_markdown(rows: list[dict]) -> str:
+    """The recovery attacks of the full presets: recovered on the original, the unlearned and (Amnesia) the baseline."""
+    lines = ["| tab, case | attack (budget) | judge | recovered: original | unlearned | time |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        if "attack_recovered_original" in r:
+            budget = ", ".join(f"{k} {v}" for k, v in r["attack_budget"].items())
+            lines.append(f"| {r['tab']}: {r['case']} | {budget} | {r['attack_judge']} | {r['attack_recovered_original']:.0%} | "
+                         f"{r['attack_recovered_unlearned']:.0%} | {r['attack_seconds']} s of {r['seconds']} s |")
+        if r["tab"] == "features" and r.get("probe") and "original" in r["probe"]:
+            p = r["probe"]
+            lines.append(f"| features: {r['case']} | PGD on z, radius {p['radius']}, {p['steps']} steps | a classifier on half the "
+                         f"labels (balanced accuracy {p['judge_heldout_balanced_accuracy']:.0%}) | "
+                         f"{p['original']['judge_rate_after_attack']:.0%} | {p['unlearned']['judge_rate_after_attack']:.0%} "
+                         f"(latent shift {p['latent shift']['judge_rate_after_attack']:.0%}) | in {r['seconds']} s |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown(rows: list[dict]) -> str:
@@ -134,6 +167,16 @@ def markdown(rows: list[dict]) -> str:
                   "other digits recognised (lowest) |", "|---|---|---|---|---|"]
         lines += [f"| {r['case']} | {r['preset']}{' (' + r['note'] + ')' if r['note'] else ''} | {r['seconds']} s | "
                   f"{r['p_forgotten']} | {r['others_recognised']:.1%} ({r['lowest_other']:.0%}) |" for r in amn]
+        base = [r for r in amn if "baseline_p_forgotten" in r]
+        if base:
+            lines += ["", "| Amnesia, full preset | judge's P(forgotten class) | other digits recognised (lowest) | other digits "
+                      "drawn as the forgotten one (leakage) |", "|---|---|---|---|"]
+            for r in base:
+                lines.append(f"| {r['case']}: Selective Amnesia | {r['p_forgotten']} | {r['others_recognised']:.1%} "
+                             f"({r['lowest_other']:.0%}) | {r['leakage']:.1%} |")
+                lines.append(f"| {r['case']}: surrogate only (no EWC, no replay) | {r['baseline_p_forgotten']} | "
+                             f"{r['baseline_others_recognised']:.1%} ({r['baseline_lowest_other']:.0%}) | {r['baseline_leakage']:.1%} |")
+    lines += ["", attack_markdown(rows)]
     return "\n".join(lines) + "\n"
 
 

@@ -2,7 +2,7 @@
 
     python scripts/precompute_examples.py [--only identity|amnesia|features]
 
-Each example is a real run with the tab's default settings (seed 0), on this 2-core CPU; its folder under
+Each example is a real run with the tab's full preset (seed 0), on this 2-core CPU; its folder under
 ``assets/examples/<tab>/<name>/`` holds the galleries (PNG strips), the metric rows, the verdict, the report and
 how it was made (command, seed, seconds). Amnesia's examples also ship their (small) forgotten models; the face
 generators' examples do not (14 MB each): press Run in the tab to compute one live and download it. The Features
@@ -40,18 +40,20 @@ JUDGED_FACES, JUDGE_SEED = 400, 910_000
 def identity() -> None:
     for slug, (title, photo) in zip(("astronaut", "cameraman"), example_photos().items()):
         started = time.perf_counter()
-        result = guide.unlearn_identity(load_generator(DEFAULT_FACE_GENERATOR), photo, guide.GuideConfig(),
-                                        compare_baseline=True, n_random=48)
+        full = guide.PRESETS["full"]  # the full preset: the baseline beside GUIDE and the recovery attack after it
+        result = guide.unlearn_identity(load_generator(DEFAULT_FACE_GENERATOR), photo, guide.GuideConfig(**full.settings),
+                                        **full.options)
         folder = _save("identity", slug, result, title=title, seconds=time.perf_counter() - started, inputs={"photo": slug})
         Image.open(photo).convert("RGB").save(folder / "photo.png", optimize=True)  # the upload box's copy
 
 
 def amnesia() -> None:
     for slug, forget, surrogate in [("forget-0", "0", "noise"), ("remap-3-to-8", "3", "8")]:
-        config = sa.AmnesiaConfig.for_model("digits-cvae", forget=forget, surrogate=surrogate)
+        full = sa.presets_for("digits-cvae")["full"]  # with the surrogate-only baseline and the recovery attack
+        config = sa.AmnesiaConfig.for_model("digits-cvae", full, forget=forget, surrogate=surrogate)
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
-            result = sa.forget(load_generator("digits-cvae"), config, out_dir=Path(tmp))
+            result = sa.forget(load_generator("digits-cvae"), config, out_dir=Path(tmp), **full.options)
             seconds = time.perf_counter() - started
             title = f"forget {forget}" if surrogate == "noise" else f"remap {forget} → {surrogate}"
             folder = _save("amnesia", slug, result, title=title, seconds=seconds,

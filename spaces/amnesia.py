@@ -86,12 +86,10 @@ def build() -> None:
                 replay = gr.Textbox("\n".join(sa.SD_REPLAY_PROMPTS), lines=4, label="Replay prompts — concepts to keep, one per line")
                 train_method = gr.Radio(list(sa.TRAIN_METHODS), value=Config.default("train_method"), label="Fine-tuned weights (train_method)",
                                         info="xattn: cross-attention only (cheapest)")
-            with gr.Accordion("Settings", open=False):
-                lmbda = config_slider(Config, "lmbda", "λ — EWC (Fisher) weight")
-                gamma = config_slider(Config, "gamma", "γ — replay weight")
-                steps = config_slider(Config, "steps", "Steps", value=_preset_config(DEFAULT_MODEL_KIND, "quick").steps,
-                                      info="full: cVAE 10k (official), DDPM 1500 (CPU budget)")
-                seed = gr.Number(Config.default("seed"), label="Seed", precision=0, minimum=0)
+            with gr.Row():
+                run_btn = gr.Button("Forget", variant="primary", elem_id="sa-run")
+                stop_btn = gr.Button("Cancel", variant="stop")
+            status = gr.Markdown(elem_id="sa-status")
             preset = preset_radio(sa.presets_for(DEFAULT_MODEL_KIND), _preset_seconds(DEFAULT_MODEL_KIND), "sa-preset")
             with gr.Row():
                 quick = sa.presets_for(DEFAULT_MODEL_KIND)["quick"].options
@@ -99,10 +97,12 @@ def build() -> None:
                                           elem_id="sa-attack-on", min_width=120)
                 with_baseline = gr.Checkbox(quick["compare_baseline"], label="Compare: surrogate only (no EWC, no replay)",
                                             elem_id="sa-baseline-on", min_width=120)
-            with gr.Row():
-                run_btn = gr.Button("Forget", variant="primary", elem_id="sa-run")
-                stop_btn = gr.Button("Cancel", variant="stop")
-            status = gr.Markdown(elem_id="sa-status")
+            with gr.Accordion("Settings", open=False):
+                lmbda = config_slider(Config, "lmbda", "λ — EWC (Fisher) weight")
+                gamma = config_slider(Config, "gamma", "γ — replay weight")
+                steps = config_slider(Config, "steps", "Steps", value=_preset_config(DEFAULT_MODEL_KIND, "quick").steps,
+                                      info="full: cVAE 10k (official), DDPM 1500 (CPU budget)")
+                seed = gr.Number(Config.default("seed"), label="Seed", precision=0, minimum=0)
             with gr.Accordion("How it works", open=False):
                 gr.Markdown(HOW)
             with gr.Accordion("What do these mean?", open=False):

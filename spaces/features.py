@@ -98,6 +98,7 @@ element.addEventListener('click', (ev) => {
   const i = Number(tile.dataset.i);
   const marked = props.value.marked.slice();
   marked[i] = !marked[i];
+  tile.classList.toggle('on', marked[i]);  // the mark shows at once; the re-render that follows agrees with it
   props.value = { ...props.value, marked };
   trigger('change');
 });
@@ -135,6 +136,11 @@ def build() -> dict[str, Any]:
         with gr.Column(scale=2):
             feature_name = gr.Textbox("", label="Name the feature (for the verdict and the report)", max_length=MAX_NAME,
                                       placeholder="e.g. open mouths", elem_id="fu-feature-name")
+            with gr.Row():
+                run_btn = gr.Button("Unlearn", variant="primary", elem_id="fu-run")
+                stop_btn = gr.Button("Cancel", variant="stop", elem_id="fu-cancel")
+            status = gr.Markdown(elem_id="fu-status")
+            preset = preset_radio(PRESETS, lambda p: Config(**p.settings).cpu_seconds(p), "fu-preset")
             with gr.Accordion("Settings", open=False):
                 steps = config_slider(Config, "steps", "Fine-tuning steps", value=QUICK.settings["steps"])
                 batch = config_slider(Config, "batch_size", "Batch size", value=QUICK.settings["batch_size"])
@@ -150,11 +156,6 @@ def build() -> dict[str, Any]:
                 save_btn = gr.Button("Save labels")
                 labels_out = gr.File(label="labels.json", interactive=False)
                 labels_in = gr.File(label="Load labels", file_types=[".json"], type="filepath")
-            preset = preset_radio(PRESETS, lambda p: Config(**p.settings).cpu_seconds(p), "fu-preset")
-            with gr.Row():
-                run_btn = gr.Button("Unlearn", variant="primary", elem_id="fu-run")
-                stop_btn = gr.Button("Cancel", variant="stop", elem_id="fu-cancel")
-            status = gr.Markdown(elem_id="fu-status")
             with gr.Accordion("What do these mean?", open=False):
                 gr.Markdown(GLOSSARY)
     verdict = gr.Markdown(elem_id="fu-verdict")

@@ -70,17 +70,18 @@ def build() -> None:
         with gr.Column(scale=1):
             photo = gr.File(label="Photo of one person (JPEG / PNG)", file_types=["image"], type="filepath", elem_id="id-photo",
                             height=110)
-            with gr.Group(elem_id="id-examples"):
-                gr.Markdown("**Examples** — a photo and its result, precomputed and shown at once")
-                with gr.Row():
-                    example_buttons = [gr.Button(title, size="sm") for title in precomputed_examples("identity")]
-            preset = preset_radio(PRESETS, _preset_seconds, "id-preset")
-            with_attack = gr.Checkbox(PRESETS["quick"].options["attack"], elem_id="id-attack-on",
-                                      label="Then try to bring the person back (invert the photo again into the result)")
             with gr.Row():
                 run_btn = gr.Button("Unlearn this person", variant="primary", elem_id="id-run")
                 stop_btn = gr.Button("Cancel", variant="stop")
             status = gr.Markdown(elem_id="id-status")
+            with gr.Row(equal_height=True):
+                preset = preset_radio(PRESETS, _preset_seconds, "id-preset")
+                with_attack = gr.Checkbox(PRESETS["quick"].options["attack"], elem_id="id-attack-on",
+                                          label="Then try to bring the person back (invert the photo again into the result)")
+            with gr.Group(elem_id="id-examples"):
+                gr.Markdown("**Examples** — a photo and its result, precomputed and shown at once")
+                with gr.Row():
+                    example_buttons = [gr.Button(title, size="sm") for title in precomputed_examples("identity")]
             preview = gr.Image(label="Aligned face (what the generator sees)", type="pil", interactive=False, buttons=[], height=200,
                                elem_id="id-preview")
             others = gr.File(label="More photos of the same person (optional: they count in ID_others)", file_count="multiple",
