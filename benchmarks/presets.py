@@ -145,39 +145,39 @@ def attack_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(map(str, r)) + " |" for r in rows), ""]
+
+
 def markdown(rows: list[dict]) -> str:
+    by_tab = {tab: [r for r in rows if r["tab"] == tab] for tab in ("identity", "features", "amnesia")}
     lines = []
-    ident = [r for r in rows if r["tab"] == "identity"]
-    if ident:
-        lines += ["| Identity (GUIDE), photo | preset | run time | ID distance (> 0.6 = forgotten) | other views forgotten | "
-                  "random faces kept (dlib) | random faces SSIM |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['case']} | {r['preset']} | {r['seconds']} s | {r['id_distance']} | {r['id_others_forgotten']:.0%} | "
-                  f"{r['random_faces_kept']:.0%} | {r['random_faces_ssim']} |" for r in ident]
-        lines.append("")
-    feats = [r for r in rows if r["tab"] == "features"]
-    if feats:
-        lines += ["| Features, open mouths | preset | run time | open mouths, 400 new faces (dlib): before → after "
-                  "(latent shift) | feature-free faces unchanged (SSIM) |", "|---|---|---|---|---|"]
-        lines += [f"| shipped labels | {r['preset']} | {r['seconds']} s | {r['open_before']:.1%} → {r['open_after']:.1%} "
-                  f"({r['open_latent_shift']:.1%}) | {r['ssim_feature_free']} |" for r in feats]
-        lines.append("")
-    amn = [r for r in rows if r["tab"] == "amnesia"]
+    if by_tab["identity"]:
+        lines += _table(["Identity (GUIDE), photo", "preset", "run time", "ID distance (> 0.6 = forgotten)", "other views forgotten",
+                         "random faces kept (dlib)", "random faces SSIM"],
+                        [[r["case"], r["preset"], f"{r['seconds']} s", r["id_distance"], f"{r['id_others_forgotten']:.0%}",
+                          f"{r['random_faces_kept']:.0%}", r["random_faces_ssim"]] for r in by_tab["identity"]])
+    if by_tab["features"]:
+        lines += _table(["Features, open mouths", "preset", "run time", "open mouths, 400 new faces (dlib): before → after "
+                         "(latent shift)", "feature-free faces unchanged (SSIM)"],
+                        [["shipped labels", r["preset"], f"{r['seconds']} s", f"{r['open_before']:.1%} → {r['open_after']:.1%} "
+                          f"({r['open_latent_shift']:.1%})", r["ssim_feature_free"]] for r in by_tab["features"]])
+    amn = by_tab["amnesia"]
     if amn:
-        lines += ["| Amnesia, model: forget → surrogate | preset | run time | judge's P(forgotten class) on it (chance 0.1) | "
-                  "other digits recognised (lowest) |", "|---|---|---|---|---|"]
-        lines += [f"| {r['case']} | {r['preset']}{' (' + r['note'] + ')' if r['note'] else ''} | {r['seconds']} s | "
-                  f"{r['p_forgotten']} | {r['others_recognised']:.1%} ({r['lowest_other']:.0%}) |" for r in amn]
-        base = [r for r in amn if "baseline_p_forgotten" in r]
-        if base:
-            lines += ["", "| Amnesia, full preset | judge's P(forgotten class) | other digits recognised (lowest) | other digits "
-                      "drawn as the forgotten one (leakage) |", "|---|---|---|---|"]
-            for r in base:
-                lines.append(f"| {r['case']}: Selective Amnesia | {r['p_forgotten']} | {r['others_recognised']:.1%} "
-                             f"({r['lowest_other']:.0%}) | {r['leakage']:.1%} |")
-                lines.append(f"| {r['case']}: surrogate only (no EWC, no replay) | {r['baseline_p_forgotten']} | "
-                             f"{r['baseline_others_recognised']:.1%} ({r['baseline_lowest_other']:.0%}) | {r['baseline_leakage']:.1%} |")
-    lines += ["", attack_markdown(rows)]
-    return "\n".join(lines) + "\n"
+        lines += _table(["Amnesia, model: forget → surrogate", "preset", "run time", "judge's P(forgotten class) on it (chance 0.1)",
+                         "other digits recognised (lowest)"],
+                        [[r["case"], r["preset"] + (f" ({r['note']})" if r["note"] else ""), f"{r['seconds']} s", r["p_forgotten"],
+                          f"{r['others_recognised']:.1%} ({r['lowest_other']:.0%})"] for r in amn])
+        cells = []
+        for r in (r for r in amn if "baseline_p_forgotten" in r):
+            cells.append([f"{r['case']}: Selective Amnesia", r["p_forgotten"], f"{r['others_recognised']:.1%} ({r['lowest_other']:.0%})",
+                          f"{r['leakage']:.1%}"])
+            cells.append([f"{r['case']}: surrogate only (no EWC, no replay)", r["baseline_p_forgotten"],
+                          f"{r['baseline_others_recognised']:.1%} ({r['baseline_lowest_other']:.0%})", f"{r['baseline_leakage']:.1%}"])
+        if cells:
+            lines += _table(["Amnesia, full preset", "judge's P(forgotten class)", "other digits recognised (lowest)",
+                             "other digits drawn as the forgotten one (leakage)"], cells)
+    return "\n".join(lines + [attack_markdown(rows)])
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import numpy as np
 import psutil
 from gradio_client import Client, handle_file
 
-from benchmarks.launch import running_app
+from launch import running_app  # benchmarks/launch.py: the script's folder is first on the path
 from methods.guide.face_input import example_photos
 
 HERE = Path(__file__).resolve().parents[1]

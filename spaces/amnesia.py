@@ -63,6 +63,15 @@ GLOSSARY = """
   weights costs more (elastic weight consolidation).
 - **The judge**: a digits classifier trained on a separate split, never used by the method. *P(class)* is how often
   it calls a sample that digit (chance: 10%); *entropy* near ln 10 = 2.303 means "no idea" (noise).
+- **Leakage**: how often the *other* digits' samples come out as the forgotten one (it should stay near 0).
+- **Surrogate only** (the paper's ablation): the same fine-tuning with λ = γ = 0 — no Fisher penalty, no replay. It
+  forgets too, but the other digits suffer: that difference is what EWC and replay buy.
+- **Recovery attack**: someone holding the model asks for the forgotten digit and searches the latent space for
+  inputs that draw it, steered by their *own* classifier (an MLP, not the judge), within the latents the model
+  normally sees. The judge then counts how many finds it calls the forgotten digit (P ≥ 0.5). On the original model
+  the same search finds it every time — the check that the attack is strong enough to mean something.
+- **Quick / Full**: quick uses fewer steps at a higher learning rate (a result in seconds); full is the benchmarked
+  setting and adds the baseline (cVAE) and the attack.
 - **train_method** (Stable Diffusion): which weights are fine-tuned — all, cross-attention only (xattn), or the rest.
 """
 

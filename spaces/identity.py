@@ -61,6 +61,12 @@ GLOSSARY = """
 - **GUIDE**: the method; **UFO target**: the un-identified face it trains towards (*d*: how far past the average
   face, in units of a typical face's distance from it); **W space**: the generator's internal latent space used here.
 - **Baseline**: the paper's comparison — the same fine-tuning towards the average face, with the local loss only.
+- **Recovery attack** (re-inversion): someone holding the unlearned generator and the photo simply inverts the photo
+  again — the same inversion, plus a restart — and asks dlib whether the face found is the person. The same attack
+  on the original generator must find them (the check that the attack means something). On this generator it does
+  find them again after GUIDE: the method hides the person's own latent, not every latent that can draw them.
+- **Quick / Full**: quick uses fewer steps at a higher learning rate, three views and 16 random faces (a result in
+  about 20 s); full is the benchmarked setting and adds the baseline and the recovery attack.
 """
 
 

@@ -37,12 +37,14 @@ log = logging.getLogger("unlearning_studio")
 # Imported and loaded by a stand-by worker before it is needed (the rest loads on first use, in the worker).
 PRELOAD_MODULES = ("methods.feature_unlearning", "methods.selective_amnesia", "methods.guide", "accelerate")
 PRELOAD_GENERATORS = ("digiface-dcgan", "digits-cvae", "digits-ddpm")
-# What the first seconds of a run would otherwise load (face detectors, dlib's models, the encoder, the digit judges;
-# about 4 s together): "module:function", each cached by its module.
+# What the first seconds of a run would otherwise load or look for (face detectors, dlib's models, the encoder, the
+# digit judges, GUIDE's optional networks): "module:function", each cached by its module.
 PRELOAD_CALLS = ("methods.guide.face_input:template", "methods.guide.face_input:_mtcnn", "methods.judges.faces:_mtcnn",
                  "methods.judges.faces:_dlib_models", "methods.judges.faces:_dlib_recognition",
                  "methods.guide.inversion:load_encoder", "methods.judges.digits:classifier",
-                 "methods.judges.digits:attacker_classifier")
+                 "methods.judges.digits:attacker_classifier",
+                 # GUIDE's optional networks: offline, finding that their weights cannot be had takes a few seconds
+                 "methods.guide.losses:lpips_model", "methods.guide.losses:identity_model")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The server's light actions (gallery pages, sliders) come first on 2 cores, but not so far first that a busy page
 # starves the run: at 5 the worker keeps about a quarter of a core that the server also wants (10 would leave it a tenth).

@@ -2,13 +2,14 @@
 baseline beside it, held-out before/after rows, the metric rows and the PGD probe — what the Features tab shows."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
 
 from ..backends import GeneratorBackend
-from ..runtime import CancelFn, MetricRow, ProgressFn, RunResult, check_cancel, report_progress, subrange, to_uint8
+from ..runtime import AttackReport, CancelFn, MetricRow, ProgressFn, RunResult, check_cancel, report_progress, subrange, to_uint8
 from .config import HELDOUT_SEED, MIN_LABELS_EACH, FeatureUnlearningConfig
 from .direction import FeatureDirection, ShiftedGenerator, latent_shift
 from .evaluate import heldout_rows, verdict
@@ -78,6 +79,22 @@ def unlearn_from_labels(
                      verdict=verdict(feature, heldout, result.report.get("probe")))
 
 
+def probe_attack_report(probe: dict[str, Any], n: int, seconds: float) -> AttackReport:
+    """The PGD probe in the shared shape of a recovery attack: "recovered" is the share of attacked latents whose image
+    the judge (a classifier on the other half of the labels) says has the feature; the latent shift's in ``extra``."""
+    accuracy = probe["judge_heldout_balanced_accuracy"]
+    judge = "a classifier trained on the other half of the labels" + (
+        f" (balanced accuracy {accuracy:.0%} on held-out labels; 50% is chance)" if accuracy is not None else "")
+    return AttackReport(
+        name="PGD on z", objective="nudge each latent (within an L2 ball) to raise a feature classifier trained on half "
+        "the labels", budget={"latents": n, "radius": probe["radius"], "steps": probe["steps"]}, judge=judge,
+        recovered_original=probe["original"]["judge_rate_after_attack"],
+        recovered_unlearned=probe["unlearned"]["judge_rate_after_attack"], n=n, seconds=round(seconds, 1),
+        extra={"latent_shift_recovered": probe["latent shift"]["judge_rate_after_attack"],
+               "rates_before": {k: probe[k]["judge_rate_before"] for k in ("original", "unlearned", "latent shift")},
+               "judge_balanced_accuracy": accuracy})
+
+
 def _probe_rows(backend: GeneratorBackend, unlearned: GeneratorBackend, direction: FeatureDirection,
                 positives: torch.Tensor, negatives: torch.Tensor, report: dict[str, Any],
                 cancel: Optional[CancelFn]) -> list[MetricRow]:
@@ -87,12 +104,14 @@ def _probe_rows(backend: GeneratorBackend, unlearned: GeneratorBackend, directio
     latents = backend.sample_latents(64, HELDOUT_SEED + 1)
     generators = {"original": backend, "unlearned": unlearned, "latent shift": ShiftedGenerator(backend, direction)}
     try:
+        started = time.perf_counter()
         probe_report = adversarial_probe(generators, images, labels, latents, radius=PROBE_RADIUS, cancel=cancel)
     except ValueError as exc:
         probe_report = {"skipped": str(exc)}
     report["probe"] = {k: v for k, v in probe_report.items() if not k.startswith("_")}
     if "skipped" in probe_report:
         return [MetricRow("probe", (probe_report["skipped"], "", ""))]
+    report["attack"] = probe_attack_report(probe_report, len(latents), time.perf_counter() - started).to_json()
     names = ("original", "unlearned", "latent shift")
     accuracy = probe_report["judge_heldout_balanced_accuracy"]
     return [

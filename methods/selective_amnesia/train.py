@@ -41,14 +41,16 @@ def run(config: AmnesiaConfig, backend: GeneratorBackend, progress: Optional[Pro
     setup = prepare_training(backend, config.lr, trainable=original.trainable_names(backend.module), accelerator=accelerator,
                              gradient_checkpointing=config.gradient_checkpointing)
     setup.student.module.train()
-    g = seed_everything(config.seed)
-    if setup.accelerator.process_index:
-        g.manual_seed(config.seed + 7919 * setup.accelerator.process_index)
     device = setup.device
     started = time.perf_counter()
     fisher = fisher_diagonal(original, config.fisher_samples, seed=config.seed,
                              progress=subrange(progress, 0, FISHER_SHARE), cancel=cancel)
     fisher_s = time.perf_counter() - started
+    # seeded after the Fisher: computing it draws from the global stream and reading it from the cache does not, and
+    # a run must not depend on which of the two happened
+    g = seed_everything(config.seed)
+    if setup.accelerator.process_index:
+        g.manual_seed(config.seed + 7919 * setup.accelerator.process_index)
 
     names = set(setup.trainable)
     anchor = {k: v.detach().clone().float() for k, v in original.backend.module.named_parameters() if k in names}
