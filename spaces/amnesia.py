@@ -131,7 +131,7 @@ def build() -> None:
                     gr.Markdown("#### After — the same latents")
                     after = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="sa-after")
             extra_title = gr.Markdown(elem_id="sa-extra-title")
-            extra = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="sa-extra")
+            extra = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="sa-extra", visible=False)
             metrics = gr.Dataframe(headers=["metric (digits classifier)", "before", "after"], interactive=False, wrap=True,
                                    max_height=1000,
                                    elem_id="sa-metrics")
@@ -157,7 +157,8 @@ def _preset_config(kind: str, name: str) -> sa.AmnesiaConfig:
 
 
 def _preset_seconds(kind: str):
-    return lambda preset: Config.for_model(kind, preset).cpu_seconds(kind, preset)
+    return lambda preset: Config.for_model(kind, preset).cpu_seconds(kind, preset, preset.options.get("attack", False),
+                                                                      preset.options.get("compare_baseline", False))
 
 
 @functools.lru_cache(maxsize=None)
@@ -245,8 +246,9 @@ def _extra_rows(result: RunResult, mark: dict[str, str]):
         parts.append("the recovery attack's finds, asked for the forgotten digit")
         rows.update({f"attack: {k}": v for k, v in g["recovery attack"].items()})
     if not rows:
-        return "", None
-    return "#### " + "; then ".join(parts).capitalize(), labelled_rows(rows, tile=36, label_width=200)
+        return "", gr.Image(value=None, visible=False)
+    heading = "; then ".join(parts)
+    return "#### " + heading[0].upper() + heading[1:], gr.Image(value=labelled_rows(rows, tile=36, label_width=200), visible=True)
 
 
 def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, replay: str, train_method: str,
@@ -268,7 +270,7 @@ def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, rep
     short = {k: (k if len(k) <= 18 else k[:17] + "…") for k in result.galleries["before"]}
     return (*_grids(result, short, tile=96, label_width=190),
             result_table(result, "metric (no classifier offline: change and cost)"),
-            [str(f) for f in result.files], done, f"**{result.verdict}**", "", None)
+            [str(f) for f in result.files], done, f"**{result.verdict}**", "", gr.Image(value=None, visible=False))
 
 
 def _grids(result: RunResult, labels: dict[str, str], tile: int, label_width: int):

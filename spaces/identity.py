@@ -111,7 +111,7 @@ def build() -> None:
             gr.Markdown("#### Everyone else: random faces before and after (fixed seeds)")
             preservation = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="id-preservation")
             attack_title = gr.Markdown(elem_id="id-attack-title")
-            attack_rows = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="id-attack")
+            attack_rows = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="id-attack", visible=False)
             metrics = gr.Dataframe(headers=["metric (dlib)", "GUIDE", "baseline"], interactive=False, wrap=True, max_height=1000, elem_id="id-metrics")
             downloads = gr.File(label="Downloads: the unlearned generator (GUIDE) and its report", file_count="multiple",
                                 interactive=False)
@@ -167,10 +167,10 @@ def _outputs(result: RunResult, status: str):
 def _attack_outputs(result: RunResult):
     """The recovery attack's heading and rows (nothing when it did not run)."""
     if "recovery attack" not in result.galleries:
-        return "", None
+        return "", gr.Image(value=None, visible=False)
     title = ("#### Does the person come back? The photo and its views inverted again — into the original generator, "
              "then into the unlearned one")
-    return title, labelled_rows(result.galleries["recovery attack"], tile=80, label_width=170)
+    return title, gr.Image(value=labelled_rows(result.galleries["recovery attack"], tile=80, label_width=170), visible=True)
 
 
 @user_errors(status=5, n_outputs=9)
