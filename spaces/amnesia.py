@@ -28,7 +28,7 @@ from spaces.common import (
     result_table,
     user_errors,
 )
-from spaces.models import offered_models, resolve_model
+from spaces.models import clip_judge_model, offered_models, resolve_model
 
 SD = "stable-diffusion"
 MODELS = {"digits cVAE (offline)": "digits-cvae", "digits diffusion, DDPM (offline)": "digits-ddpm",
@@ -36,6 +36,7 @@ MODELS = {"digits cVAE (offline)": "digits-cvae", "digits diffusion, DDPM (offli
 DEFAULT_MODEL_KIND = MODELS[list(MODELS)[0]]
 MODEL_INFO = ("The digits models were trained here on scikit-learn's digits. Stable Diffusion: a model from the "
               "operator's list (downloads weights, needs a GPU).")
+MAX_PARAPHRASES = 4  # the seed-search attack's rewordings of the forgotten prompt
 CPU_PARAMETER_LIMIT = 50_000_000  # a real SD UNet (860 M) is refused on a CPU; small local pipelines run
 CLASSES = [str(i) for i in range(10)]
 SURROGATES = ["uniform noise"] + CLASSES
@@ -95,6 +96,9 @@ def build() -> None:
                 replay = gr.Textbox("\n".join(sa.SD_REPLAY_PROMPTS), lines=4, label="Replay prompts — concepts to keep, one per line")
                 train_method = gr.Radio(list(sa.TRAIN_METHODS), value=Config.default("train_method"), label="Fine-tuned weights (train_method)",
                                         info="xattn: cross-attention only (cheapest)")
+                paraphrases = gr.Textbox("", lines=2, label="Rewordings the recovery attack also tries, one per line",
+                                         info=f"At most {MAX_PARAPHRASES}. Judged by CLIP ({clip_judge_model()}), zero-shot: "
+                                              "the forgotten prompt against the surrogate.", elem_id="sa-paraphrases")
             with gr.Row():
                 run_btn = gr.Button("Forget", variant="primary", elem_id="sa-run")
                 stop_btn = gr.Button("Cancel", variant="stop")
@@ -147,7 +151,7 @@ def build() -> None:
                      api_visibility=PRIVATE, show_progress="hidden")
     SLOT.wire(run_btn, stop_btn, forget_concept,
               [model, forget, surrogate, lmbda, gamma, steps, seed, sd_model, forget_prompt, surrogate_prompt, replay, train_method,
-               preset, with_attack, with_baseline],
+               preset, with_attack, with_baseline, paraphrases],
               [before, after, metrics, downloads, status, verdict, extra_title, extra], status, api_name="amnesia_forget")
 
 
@@ -197,14 +201,15 @@ def preset_settings(model: str, name: str):
 def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: Any, steps: Any, seed: Any,
                    sd_model: str = DEFAULT_MODEL, forget_prompt: str = "", surrogate_prompt: str = "", replay: str = "",
                    train_method: str = "full", preset: str = "quick", with_attack: bool = False, with_baseline: bool = False,
-                   request: gr.Request = None, progress=gr.Progress()):
+                   paraphrases: str = "", request: gr.Request = None, progress=gr.Progress()):
     """Forget one concept under a preset (its learning rate and evaluation size; λ, γ, steps and seed as set); show
     samples of every concept before/after, the metrics and downloads."""
     if model not in MODELS:
         raise ValueError("unknown model: pick one from the list")
     settings = Config.checked_inputs(lmbda=lmbda, gamma=gamma, steps=steps, seed=seed)  # the rest: the model's defaults
     if MODELS[model] == SD:
-        return _forget_prompt(sd_model, forget_prompt, surrogate_prompt, replay, train_method, settings, request, progress)
+        return _forget_prompt(sd_model, forget_prompt, surrogate_prompt, replay, train_method, settings, request, progress,
+                              bool(with_attack), paraphrases)
     presets = sa.presets_for(MODELS[model])
     chosen = chosen_preset(presets, preset)
     config = Config.for_model(MODELS[model], chosen, forget=str(forget),
@@ -236,14 +241,14 @@ def _digit_outputs(result: RunResult, forget: str, status: str):
             [str(f) for f in result.files], status, f"**{result.verdict}**", *_extra_rows(result, mark))
 
 
-def _extra_rows(result: RunResult, mark: dict[str, str]):
+def _extra_rows(result: RunResult, mark: dict[str, str], thing: str = "digit"):
     """The baseline's samples and the attack's finds, under one heading (nothing when neither ran)."""
     g, parts, rows = result.galleries, [], {}
     if "surrogate only" in g:
         parts.append("without the Fisher penalty and replay (surrogate only), the same latents")
         rows.update({f"{mark[k]} (no EWC)": v for k, v in g["surrogate only"].items()})
     if "recovery attack" in g:
-        parts.append("the recovery attack's finds, asked for the forgotten digit")
+        parts.append(f"the recovery attack's finds, asked for the forgotten {thing}")
         rows.update({f"attack: {k}": v for k, v in g["recovery attack"].items()})
     if not rows:
         return "", gr.Image(value=None, visible=False)
@@ -252,8 +257,13 @@ def _extra_rows(result: RunResult, mark: dict[str, str]):
 
 
 def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, replay: str, train_method: str,
-                   settings: dict[str, Any], request: gr.Request, progress: Any):
-    """The Stable Diffusion path: prompts instead of classes, a saved diffusers pipeline as the result."""
+                   settings: dict[str, Any], request: gr.Request, progress: Any, with_attack: bool = False,
+                   paraphrases: str = ""):
+    """The Stable Diffusion path: prompts instead of classes, a saved diffusers pipeline as the result; the recovery
+    attack is a seed search over the prompt and the visitor's rewordings, judged by the operator's CLIP."""
+    rewordings = [line.strip() for line in str(paraphrases or "").splitlines() if line.strip()]
+    if len(rewordings) > MAX_PARAPHRASES or any(len(line) > 200 for line in rewordings):
+        raise ValueError(f"give at most {MAX_PARAPHRASES} rewordings, each under 200 characters")
     model = resolve_model(sd_model)  # from the operator's list, never a path a visitor typed
     parameters = StableDiffusionBackend.unet_parameters(model)  # before any weights are downloaded or read
     if parameters > CPU_PARAMETER_LIMIT and not gpu_available():
@@ -264,13 +274,14 @@ def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, rep
         replay_prompts=tuple(p.strip() for p in (replay or "").splitlines() if p.strip()), train_method=train_method,
         **settings)
     # the pipeline loads in the worker (its memory goes when the run ends); the prompts are checked there too
-    result = SLOT.run(request, progress, sa.forget, GeneratorRef(SD, source=model), config, estimate_s=120.0)
+    attack = {"attack": True, "judge_model": clip_judge_model(), "paraphrases": rewordings} if with_attack else {}
+    result = SLOT.run(request, progress, sa.forget, GeneratorRef(SD, source=model), config, **attack, estimate_s=120.0)
     done = (f"Done: '{config.forget}' → '{config.surrogate}' in {result.report['wall_s']:.1f} s. "
             "The UNet's files are below (the rest of the pipeline is the base model's).")
     short = {k: (k if len(k) <= 18 else k[:17] + "…") for k in result.galleries["before"]}
     return (*_grids(result, short, tile=96, label_width=190),
             result_table(result, "metric (no classifier offline: change and cost)"),
-            [str(f) for f in result.files], done, f"**{result.verdict}**", "", gr.Image(value=None, visible=False))
+            [str(f) for f in result.files], done, f"**{result.verdict}**", *_extra_rows(result, short, "prompt"))
 
 
 def _grids(result: RunResult, labels: dict[str, str], tile: int, label_width: int):

@@ -4,6 +4,8 @@ The operator sets the list:
 - ``STUDIO_SD_MODELS``: comma-separated Hugging Face Hub ids (default: ``CompVis/stable-diffusion-v1-4``);
 - ``STUDIO_MODELS_DIR``: a folder; each direct subfolder that holds a diffusers pipeline (``model_index.json``)
   is offered under its folder name.
+- ``STUDIO_CLIP_JUDGE``: the CLIP model (Hub id or local folder) that judges the Stable Diffusion recovery attack
+  (default: ``openai/clip-vit-base-patch32``); visitors cannot choose it.
 Run folders and uploads live elsewhere (the temp directory) and are never offered. Anything not on the list gets
 one message that says nothing about the server. The command line (a trusted local user) takes any id or folder.
 """
@@ -14,8 +16,9 @@ import re
 from pathlib import Path
 
 from methods.backends.stable_diffusion import DEFAULT_MODEL, HUB_ID
+from methods.judges.clip import DEFAULT_CLIP
 
-IDS_VARIABLE, DIR_VARIABLE = "STUDIO_SD_MODELS", "STUDIO_MODELS_DIR"
+IDS_VARIABLE, DIR_VARIABLE, JUDGE_VARIABLE = "STUDIO_SD_MODELS", "STUDIO_MODELS_DIR", "STUDIO_CLIP_JUDGE"
 NOT_OFFERED = "this model is not offered here: pick one from the list (the Space's operator chooses the list)"
 _FOLDER = re.compile(r"^[\w.-]{1,96}$")
 
@@ -43,3 +46,8 @@ def resolve_model(choice: object) -> str:
     if not isinstance(choice, str) or choice not in offered:
         raise ValueError(NOT_OFFERED)
     return offered[choice]
+
+
+def clip_judge_model() -> str:
+    """The operator's CLIP judge for the Stable Diffusion recovery attack."""
+    return os.environ.get(JUDGE_VARIABLE, "").strip() or DEFAULT_CLIP

@@ -45,11 +45,18 @@ PRELOAD_CALLS = ("methods.guide.face_input:template", "methods.guide.face_input:
                  "methods.judges.digits:attacker_classifier",
                  # GUIDE's optional networks: offline, finding that their weights cannot be had takes a few seconds
                  "methods.guide.losses:lpips_model", "methods.guide.losses:identity_model")
+# What every run reads from the on-disk caches and no run should pay for: GUIDE's random faces' descriptors, Amnesia's
+# Fisher, replay buffers and the original's measure. The first stand-by of a fresh Space fills them (about a minute of
+# its idle time); later ones only read them. UNLEARNING_STUDIO_WARM_CACHES=0 skips this (the tests do).
+WARM_CALLS = ("methods.guide.evaluate:warm_cache", "methods.selective_amnesia.train:warm_cache")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The server's light actions (gallery pages, sliders) come first on 2 cores, but not so far first that a busy page
 # starves the run: at 5 the worker keeps about a quarter of a core that the server also wants (10 would leave it a tenth).
 WORKER_NICENESS = 5
 POLL_S = 0.2
+# After a run, the next stand-by starts this much later when nobody waits: its start-up (imports, models: ~12 s of a
+# core) would otherwise compete with the server drawing the finished run's results for its visitor.
+STANDBY_DELAY_S = 3.0
 
 
 class WorkerFailed(RuntimeError):
@@ -113,15 +120,18 @@ def worker_main(fd: int) -> None:
     configure_log(f"worker[{os.getpid()}]")
     conn = Connection(fd)
     os.nice(WORKER_NICENESS)
+    loading = time.monotonic()
     from methods.backends import BackendError, load_generator
 
     for name in PRELOAD_MODULES:
         importlib.import_module(name)
     for name in PRELOAD_GENERATORS:
         load_generator(name)
-    for call in PRELOAD_CALLS:
+    warm = WARM_CALLS if os.environ.get("UNLEARNING_STUDIO_WARM_CACHES", "1") != "0" else ()
+    for call in PRELOAD_CALLS + warm:
         module, function = call.split(":")
         getattr(importlib.import_module(module), function)()
+    log.info("stand-by ready in %.1f s", time.monotonic() - loading)
     try:
         job: Optional[Job] = _recv(conn)
     except EOFError:  # the server ended while this stand-by waited
@@ -135,8 +145,10 @@ def worker_main(fd: int) -> None:
     try:
         started = time.monotonic()
         result = job.fn(*_resolve(job.args), progress=progress, cancel=None, **_resolve(job.kwargs))
-        _send(conn, ("done", _portable(result)))
+        portable = _portable(result)
+        # logged before the answer goes: the server ends this process as soon as it has it
         log.info("run done: %s in %.1f s", job.fn.__qualname__, time.monotonic() - started)
+        _send(conn, ("done", portable))
     except (ValueError, BackendError) as exc:  # the method refused the input: its message is for the visitor
         log.info("run refused (%s)", type(exc).__name__)
         _send(conn, ("refused", str(exc)))
@@ -193,6 +205,7 @@ class TrainingQueue:
         self._line: list[_Ticket] = []  # the running ticket first, then the waiting ones
         self._changed = threading.Condition()
         self._standby: Optional[Worker] = None
+        self._closed = False  # after shutdown, a delayed warm-up starts nothing
         atexit.register(self.shutdown)
 
     # --- the line ---------------------------------------------------------------------
@@ -243,7 +256,7 @@ class TrainingQueue:
     def warm_up(self) -> None:
         """Start a stand-by worker now (the app calls this at launch)."""
         with self._changed:
-            if self._standby is None or not self._standby.alive():
+            if not self._closed and (self._standby is None or not self._standby.alive()):
                 self._standby = Worker()
 
     def _take_worker(self) -> Worker:
@@ -253,7 +266,7 @@ class TrainingQueue:
 
     def shutdown(self) -> None:
         with self._changed:
-            worker, self._standby = self._standby, None
+            worker, self._standby, self._closed = self._standby, None, True
         if worker is not None:
             worker.stop()
 
@@ -268,8 +281,11 @@ class TrainingQueue:
         try:
             self._wait_turn(ticket, progress, cancelled)
             worker = self._take_worker()
+            waited = time.monotonic() - ticket.started if ticket.started else 0.0
             _send(worker.conn, job)
             result = self._follow(worker, progress, cancelled)
+            log.info("run answered: %s, %.1f s from its turn (%.1f s to hand it to a worker)",
+                     getattr(job.fn, "__qualname__", "job"), time.monotonic() - ticket.started, waited)
             finished = True
             return result
         finally:
@@ -278,8 +294,13 @@ class TrainingQueue:
             if not finished and job.out_dir is not None:
                 shutil.rmtree(job.out_dir, ignore_errors=True)
             self._leave(ticket)
-            if worker is not None:
-                self.warm_up()  # the next run (maybe already waiting) gets a fresh stand-by
+            if worker is not None:  # the next run gets a fresh stand-by: at once if one is waiting, else a little later
+                if self.busy():
+                    self.warm_up()
+                else:
+                    timer = threading.Timer(STANDBY_DELAY_S, self.warm_up)
+                    timer.daemon = True
+                    timer.start()
 
     def _follow(self, worker: Worker, progress: Callable[[float, str], None], cancelled: Callable[[], bool]) -> Any:
         started = time.monotonic()

@@ -7,6 +7,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import tempfile  # noqa: E402
 
 os.environ["UNLEARNING_STUDIO_CACHE"] = tempfile.mkdtemp(prefix="studio-cache-")
+# stand-by workers do not fill the caches ahead (a minute of CPU at a cold cache); tests/runtime checks warm_cache itself
+os.environ["UNLEARNING_STUDIO_WARM_CACHES"] = "0"
 
 import numpy as np
 import pytest

@@ -3,28 +3,61 @@
 Files: ``matrix.py`` (A), ``reconstructor.py`` (R), ``trainer.py`` (joint training, RCA),
 ``sefa.py`` (closed form), ``describe.py`` (measured descriptions), ``__main__.py`` (CLI).
 A directions folder holds ``directions.safetensors`` (tensor ``directions``, (K, D), one unit
-direction a row, in order of importance) and ``report.json``.
+direction a row, in order of importance) and ``report.json``; a Voynov folder also holds ``reconstructor.safetensors``
+(R's weights, and ``class_of_row``: the class R gives row i's shift), so RCA can be measured again from the files.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from ..runtime import write_json
 
 DIRECTIONS_FILE = "directions.safetensors"
+RECONSTRUCTOR_FILE = "reconstructor.safetensors"
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "directions"
 
 
-def save_directions(out_dir: Path, directions: torch.Tensor, report: dict[str, Any]) -> None:
+def save_directions(out_dir: Path, directions: torch.Tensor, report: dict[str, Any],
+                    reconstructor: Optional[tuple[nn.Module, torch.Tensor]] = None) -> None:
+    """Write a directions folder; ``reconstructor``: Voynov's R and the class it gives each row of ``directions``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_file({"directions": directions.detach().float().contiguous().cpu()}, str(out_dir / DIRECTIONS_FILE))
+    if reconstructor is not None:
+        module, class_of_row = reconstructor
+        state = {f"reconstructor.{k}": v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+        save_file({**state, "class_of_row": class_of_row.long().contiguous().cpu()}, str(out_dir / RECONSTRUCTOR_FILE))
     write_json(out_dir / "report.json", report)
+
+
+def load_reconstructor(folder: Path) -> tuple[nn.Module, torch.Tensor]:
+    """Voynov's R from a directions folder, and ``class_of_row`` (the class it gives each row's shift)."""
+    from .reconstructor import Reconstructor
+
+    tensors = load_file(str(Path(folder) / RECONSTRUCTOR_FILE))
+    state = {k.removeprefix("reconstructor."): v for k, v in tensors.items() if k.startswith("reconstructor.")}
+    module = Reconstructor(state["classify.weight"].shape[0], width=state["features.0.weight"].shape[0])
+    module.load_state_dict(state)
+    return module.eval(), tensors["class_of_row"]
+
+
+def measure_rca(folder: Path, backend, n: int = 1024, seed: int = 1_000_000_007 % 2**31) -> float:
+    """RCA measured again from a Voynov folder's files: R tells which shipped direction moved a fresh latent."""
+    from .trainer import shift_accuracy
+
+    directions, report = load_directions(folder, backend.latent_dim)
+    reconstructor, class_of_row = load_reconstructor(folder)
+    in_class_order = torch.empty_like(directions)
+    in_class_order[class_of_row] = directions
+    settings = report.get("settings", {})
+    return shift_accuracy(reconstructor, in_class_order, backend, settings.get("epsilon_min", 0.5),
+                          settings.get("epsilon_max", 6.0), n, seed)
 
 
 def load_directions(path: Path, latent_dim: int) -> tuple[torch.Tensor, dict[str, Any]]:

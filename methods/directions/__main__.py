@@ -2,7 +2,9 @@
 
 Writes ``DIR/directions.safetensors`` (``directions``: (K, latent_dim), one direction a row, in
 order of importance) and ``DIR/report.json`` (``wall_s``; ``rca`` and ``rca_random_baseline`` for
-voynov; ``eigenvalues`` for sefa; measured descriptions of the top directions).
+voynov; ``eigenvalues`` for sefa; measured descriptions of the top directions); voynov also writes
+``DIR/reconstructor.safetensors`` (R, and the class it gives each row), so ``methods.directions.measure_rca(DIR, G)``
+re-measures RCA from the files.
 """
 from __future__ import annotations
 
@@ -32,10 +34,12 @@ def rank_by_effect(backend: GeneratorBackend, directions: torch.Tensor, epsilon:
 
 
 def discover(method: str, backend: GeneratorBackend, k: Optional[int], steps: int, seed: int, describe: int = 10,
-             progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None) -> tuple[torch.Tensor, dict[str, Any]]:
-    """Directions (K, D) and a report for ``method`` on ``backend``."""
+             progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None
+             ) -> tuple[torch.Tensor, dict[str, Any], Optional[tuple[torch.nn.Module, torch.Tensor]]]:
+    """Directions (K, D), a report and (Voynov) the reconstructor with the class it gives each row, for ``method``."""
     started = time.perf_counter()
     report: dict[str, Any] = {"method": method, "generator": backend.name, "seed": seed}
+    reconstructor = None
     if method == "sefa":
         directions, eigenvalues = sefa(backend, k)
         report.update(k=len(directions), eigenvalues=eigenvalues.tolist(), wall_s=round(time.perf_counter() - started, 4))
@@ -45,7 +49,9 @@ def discover(method: str, backend: GeneratorBackend, k: Optional[int], steps: in
         baseline = train_voynov(replace(config, train_matrix=False), backend,
                                 progress=subrange(progress, 0.5, 1.0, "random-A baseline: "), cancel=cancel)
         directions = result.matrix.directions().detach()
-        directions = directions[rank_by_effect(backend, directions, seed=seed)]
+        order = rank_by_effect(backend, directions, seed=seed)
+        directions = directions[order]
+        reconstructor = (result.reconstructor, order)  # row i of the ranked directions is R's class order[i]
         report.update(
             k=config.k, steps=config.steps, settings=asdict(config),
             rca=reconstructor_accuracy(result, backend), rca_random_baseline=reconstructor_accuracy(baseline, backend),
@@ -58,7 +64,7 @@ def discover(method: str, backend: GeneratorBackend, k: Optional[int], steps: in
         t = time.perf_counter()
         report["descriptions"] = [asdict(d) for d in describe_directions(backend, directions[:describe], seed=seed)]
         report["describe_s"] = round(time.perf_counter() - t, 1)
-    return directions, report
+    return directions, report, reconstructor
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -77,9 +83,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.k is not None and not 1 <= args.k <= backend.latent_dim:
             raise ValueError(f"--k must be between 1 and {backend.latent_dim}")
         with tqdm_progress(100, args.method, "%") as progress:
-            directions, report = discover(args.method, backend, args.k, args.steps, args.seed, args.describe, progress)
+            directions, report, reconstructor = discover(args.method, backend, args.k, args.steps, args.seed,
+                                                         args.describe, progress)
         report["command"] = "python -m methods.directions " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
-        save_directions(args.out, directions, report)
+        save_directions(args.out, directions, report, reconstructor)
     except (BackendError, ValueError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")
     summary = {k: report[k] for k in ("k", "wall_s", "rca", "rca_random_baseline") if k in report}

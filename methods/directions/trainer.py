@@ -115,13 +115,22 @@ def train_voynov(
 @torch.no_grad()
 def reconstructor_accuracy(result: VoynovResult, backend: GeneratorBackend, n: int = 1024, seed: int = 1_000_000_007 % 2**31) -> float:
     """RCA: R's accuracy at predicting k on fresh latents and shifts."""
+    return shift_accuracy(result.reconstructor, result.matrix.directions(), backend, result.config.epsilon_min,
+                          result.config.epsilon_max, n, seed)
+
+
+@torch.no_grad()
+def shift_accuracy(reconstructor: Reconstructor, directions: torch.Tensor, backend: GeneratorBackend, epsilon_min: float,
+                   epsilon_max: float, n: int = 1024, seed: int = 1_000_000_007 % 2**31) -> float:
+    """R's accuracy at telling which of ``directions`` (K, D; row k = R's class k) moved a fresh latent."""
     g = torch.Generator().manual_seed(seed)
+    reconstructor = reconstructor.eval()
     correct = 0
     for start in range(0, n, 256):
         m = min(256, n - start)
         z = torch.randn((m, backend.latent_dim), generator=g)
-        index, eps = sample_shifts(m, result.config.k, result.config.epsilon_min, result.config.epsilon_max, g)
-        logits, _ = result.reconstructor(backend.decode(z), backend.decode(z + result.matrix.shift(index, eps)))
+        index, eps = sample_shifts(m, len(directions), epsilon_min, epsilon_max, g)
+        logits, _ = reconstructor(backend.decode(z), backend.decode(z + eps[:, None] * directions[index]))
         correct += int((logits.argmax(1) == index).sum())
     return correct / n
 

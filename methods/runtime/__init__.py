@@ -4,7 +4,7 @@ the run contract (:class:`RunResult` + :func:`save_run`) and config bounds.
 Files: ``device.py`` (accelerate, threads, seeds, memory), ``progress.py`` (progress, sub-ranges, cancel),
 ``training.py`` (trainable copy + Adam + ``accelerator.prepare``), ``results.py`` (the run contract, saving,
 precomputed examples, JSON), ``config.py`` (fields with bounds declared once, read by the UI; presets), ``attack.py`` (the shared shape of a
-recovery attack).
+recovery attack), ``cache.py`` (on-disk caches of what depends only on a model's weights).
 """
 from .attack import AttackReport, save_attack
 from .config import BoundedConfig, Preset, bounded, ui_bounds

@@ -14,7 +14,7 @@ Diffusion ``accelerate launch -m methods.selective_amnesia --model CompVis/stabl
 --surrogate "a middle-aged man" --mixed-precision fp16 --gradient-checkpointing --out DIR``).
 """
 from .adapters import ADAPTERS, AmnesiaAdapter, CVAEAdapter, DDPMAdapter, StableDiffusionAdapter, adapter_for
-from .cache import weights_key
+from ..runtime.cache import weights_key
 from .compare import concept_grid, forget, forget_and_compare, forget_prompt_and_compare
 from .config import MODEL_DEFAULTS, MODEL_PRESETS, SD_REPLAY_PROMPTS, TRAIN_METHODS, AmnesiaConfig, model_kind, presets_for
 from .evaluate import evaluate, surrogate_fit

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..backends import BackendError, load_generator
-from ..runtime import save_run
+from ..judges.clip import DEFAULT_CLIP
 from .compare import forget_and_compare, forget_prompt_and_compare
 from .config import TRAIN_METHODS, AmnesiaConfig, presets_for
 
@@ -31,8 +31,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--batch-size", type=int, help="batch, half surrogate and half replay (default: the model's)")
     p.add_argument("--fisher-samples", type=int, help="own samples for the Fisher (default: the model's)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--attack", action="store_true", help="digits: then try to bring the class back (latent attack); "
-                   "writes DIR/attack/latents.npy (attacked latents under the forgotten class), original_latents.npy, report.json")
+    p.add_argument("--attack", action="store_true", help="then try to bring the concept back and write DIR/attack/ (latents.npy, "
+                   "report.json): digits, a latent attack (also original_latents.npy); Stable Diffusion, a seed search "
+                   "judged by CLIP (--judge, --paraphrase, --attack-seeds)")
     p.add_argument("--baseline", action="store_true", help="digits: also fine-tune to the surrogate alone (no EWC, no replay)")
     sd = p.add_argument_group("Stable Diffusion")
     sd.add_argument("--replay-prompt", action="append", dest="replay_prompts", help="a concept to remember (repeat; default: 6 generic prompts)")
@@ -42,9 +43,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     sd.add_argument("--samples-per-concept", type=int, help="original's samples drawn per surrogate/replay prompt (default 8)")
     sd.add_argument("--sample-steps", type=int, help="sampler steps (default 50)")
     sd.add_argument("--resolution", type=int, help="image side (default: the model's)")
+    sd.add_argument("--judge", default=DEFAULT_CLIP, help=f"--attack's CLIP judge: a Hub id or local folder (default {DEFAULT_CLIP})")
+    sd.add_argument("--paraphrase", action="append", dest="paraphrases", default=[],
+                    help="--attack also asks for this rewording of the forgotten prompt (repeat)")
+    sd.add_argument("--attack-seeds", type=int, default=8, help="--attack's seeds per prompt (default 8)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
-    settings = {k: v for k, v in vars(args).items() if k not in ("model", "out", "preset", "attack", "baseline")}
+    settings = {k: v for k, v in vars(args).items()
+                if k not in ("model", "out", "preset", "attack", "baseline", "judge", "paraphrases", "attack_seeds")}
     try:
         backend = load_generator(args.model)
         presets = presets_for(args.model)
@@ -52,10 +58,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             raise ValueError(f"'{args.model}' has no {args.preset} preset (it has: {', '.join(presets)})")
         config = AmnesiaConfig.for_model(args.model, presets[args.preset], **settings)
         if backend.open_vocabulary:
-            result = forget_prompt_and_compare(backend, config)
-            generator, report = result.generator, result.report
-            if _is_main_process():
-                save_run(args.out, generator, report)
+            result = forget_prompt_and_compare(backend, config, out_dir=args.out if _is_main_process() else None,
+                                               attack=args.attack, judge_model=args.judge, paraphrases=args.paraphrases,
+                                               attack_seeds=args.attack_seeds)
+            report = result.report
         else:  # judged on 500 samples a class, as the benchmark
             result = forget_and_compare(backend, config, out_dir=args.out, eval_per_class=500, attack=args.attack,
                                         compare_baseline=args.baseline)
@@ -76,6 +82,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     else:
         print(f"wrote {args.out}: {report['steps']} steps, {report['step_s']} s/step, peak {report['peak_memory_mb']} MB "
               f"({report['memory_kind']}), SSIM before/after {report['ssim_before_after']}")
+        attack = report.get("attack", {})
+        if "unavailable" in attack:
+            print(f"  recovery attack did not run: {attack['unavailable']}")
+        elif attack:
+            print(f"  recovery attack ({args.out / 'attack'}): CLIP calls {attack['recovered_unlearned']:.0%} of the seeds "
+                  f"'{config.forget}' (original: {attack['recovered_original']:.0%})")
     return 0
 
 

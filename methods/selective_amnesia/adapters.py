@@ -14,7 +14,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ..backends import GeneratorBackend
-from .cache import CACHE_ROOT, cached_tensors, weights_key
+from ..runtime.cache import CACHE_ROOT, cached_tensors, weights_key
 from .config import AmnesiaConfig
 
 
@@ -131,6 +131,11 @@ class _BufferedDiffusionAdapter(AmnesiaAdapter):
             draw = lambda: {"samples": self._draw(c, self.buffer_size)}  # noqa: E731
             self._buffer[c] = (cached_tensors(path, draw) if path else draw())["samples"]
         return self._buffer[c]
+
+    def warm(self) -> None:
+        """Draw (or read from the disk cache) every concept's buffer now."""
+        for c in range(len(self.backend.conditions)):
+            self._own_samples(c)
 
     def sample(self, c, generator):
         picks = torch.randint(0, self.buffer_size, (len(c),), generator=generator)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -13,7 +13,8 @@ import torch
 from ..backends import GeneratorBackend
 from ..runtime import (AttackReport, CancelFn, MetricRow, ProgressFn, RunResult, report_progress, save_attack, save_run,
                        subrange, to_uint8)
-from .attack import latent_attack
+from ..judges.clip import DEFAULT_CLIP, JudgeUnavailable, clip_judge
+from .attack import latent_attack, seed_search_attack
 from .config import ATTACK_BUDGET, AmnesiaConfig, model_kind
 from .evaluate import evaluate, evaluate_original, image_similarity, prompt_verdict, surrogate_fit, verdict
 from .train import run
@@ -101,12 +102,15 @@ def concept_grid(backend: GeneratorBackend, n_show: int = 8) -> dict[str, np.nda
 
 def forget_prompt_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, out_dir: Optional[Path] = None,
                               progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None,
-                              n_show: int = 2, shown_replay: int = 2) -> RunResult:
+                              n_show: int = 2, shown_replay: int = 2, attack: bool = False, judge_model: str = DEFAULT_CLIP,
+                              paraphrases: Sequence[str] = (), attack_seeds: int = 8) -> RunResult:
     """Selective Amnesia on a prompt-conditioned model (``config.forget`` is a prompt), compared on fixed seeds.
 
-    Offline there is no CLIP or celebrity classifier to judge the result, so what is measured is what this
-    machine can measure honestly: SSIM before/after per prompt (the forgotten prompt should change, the replay
-    prompts should not), the forgotten prompt's noise-prediction loss on the surrogate's images, time and memory.
+    What is always measured: SSIM before/after per prompt (the forgotten prompt should change, the replay prompts
+    should not), the forgotten prompt's noise-prediction loss on the surrogate's images (the training fit), time and
+    memory. ``attack``: then a seed search (``attack_seeds`` seeds of the prompt and each of ``paraphrases``) judged by
+    CLIP ``judge_model`` (:func:`~methods.selective_amnesia.attack.seed_search_attack`); when CLIP cannot be loaded
+    (offline) the report and the verdict say the judge is unavailable.
     """
     report_progress(progress, 0.0, "forgetting")
     result = run(config, backend, progress=subrange(progress, 0, 0.85), cancel=cancel)
@@ -134,18 +138,44 @@ def forget_prompt_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, 
         MetricRow(f"SSIM before/after, '{config.forget}' (forgotten: lower = changed)", ("—", similarity[config.forget])),
         MetricRow("SSIM before/after, replay prompts shown (kept: higher = unchanged)",
                   ("—", float(np.mean(replay_similarity)) if replay_similarity else "—")),
-        MetricRow(f"noise-prediction loss of '{config.forget}' on the surrogate's images", (fit_before, fit_after)),
+        MetricRow(f"training fit (what the run optimises, not the result): noise-prediction loss of '{config.forget}' on the "
+                  "surrogate's images", (fit_before, fit_after)),
         MetricRow("time: Fisher (s)", ("—", report["fisher_s"])),
         MetricRow("time: Fisher + forgetting (s)", ("—", report["wall_s"])),
         MetricRow("median step time (s)", ("—", report["step_s"])),
         MetricRow(f"peak memory (MB, {report['memory_kind']})", ("—", report["peak_memory_mb"])),
         MetricRow("trainable parameters", ("—", report["trainable_parameters"])),
     ]
+    galleries = {"before": before, "after": after}
+    headline = prompt_verdict(config.forget, similarity[config.forget],
+                              float(np.mean(replay_similarity)) if replay_similarity else None)
+    attack_report, attack_latents = None, {}
+    if attack:
+        report_progress(progress, 0.93, "recovery attack: loading the CLIP judge")
+        try:
+            judge = clip_judge(judge_model)
+        except JudgeUnavailable as exc:
+            report["attack"] = {"name": "seed-search", "unavailable": str(exc)}
+            headline += f" The recovery attack did not run: {exc}"
+        else:
+            attack_report, attack_latents = seed_search_attack(
+                bound, after_backend, config.forget, config.surrogate, judge, paraphrases, attack_seeds, config.seed,
+                progress=subrange(progress, 0.93, 0.99), cancel=cancel)
+            report["attack"] = attack_report.to_json()
+            metrics.insert(2, MetricRow(f"recovery attack: seeds CLIP calls '{config.forget}', of {attack_report.n}",
+                                        (attack_report.recovered_original, attack_report.recovered_unlearned),
+                                        expert="seed search"))
+            z = torch.from_numpy(attack_latents["latents.npy"][:n_show]).reshape(-1, *bound.latent_shape)
+            forgotten = torch.zeros(len(z), dtype=torch.long)
+            galleries["recovery attack"] = {"original": to_uint8(bound.render(z, forgotten)),
+                                            "after": to_uint8(after_backend.with_conditions(bound.conditions).render(z, forgotten))}
+            headline += " " + attack_report.verdict(f"'{config.forget}'")
     files = save_run(out_dir, after_backend, report) if out_dir is not None else []
+    if attack_report is not None and out_dir is not None:
+        files += save_attack(out_dir, attack_report, attack_latents, recovered_rate=attack_report.recovered_unlearned,
+                             original_recovered_rate=attack_report.recovered_original)
     report_progress(progress, 1.0, "done")
-    return RunResult("selective_amnesia", after_backend, COLUMNS, metrics, {"before": before, "after": after}, report, files,
-                     verdict=prompt_verdict(config.forget, similarity[config.forget],
-                                            float(np.mean(replay_similarity)) if replay_similarity else None))
+    return RunResult("selective_amnesia", after_backend, COLUMNS, metrics, galleries, report, files, verdict=headline)
 
 
 def forget(backend: GeneratorBackend, config: AmnesiaConfig, **kwargs) -> RunResult:

@@ -12,7 +12,7 @@ from pytorch_msssim import ssim
 from ..backends import GeneratorBackend
 from ..judges.digits import class_probabilities, classifier
 from .adapters import AmnesiaAdapter
-from .cache import CACHE_ROOT, cached_json, weights_key
+from ..runtime.cache import CACHE_ROOT, cached_tensors, weights_key
 
 FORGOTTEN_AT = 0.2  # P(forgotten class) at or below which a digit counts as forgotten (chance is 0.1)
 
@@ -21,29 +21,43 @@ FORGOTTEN_AT = 0.2  # P(forgotten class) at or below which a digit counts as for
 def evaluate(backend: GeneratorBackend, forget: str, n_per_class: int = 500, seed: int = 12345) -> dict[str, Any]:
     """P(forgotten class) and mean entropy on samples conditioned on it; accuracy on every other class; leakage: the
     share of the other classes' samples that the judge calls the forgotten class (P >= 0.5)."""
-    forget_idx = backend.condition_index(forget)
+    return summarise(class_probabilities_by_condition(backend, n_per_class, seed), backend.conditions,
+                     backend.condition_index(forget))
+
+
+@torch.no_grad()
+def class_probabilities_by_condition(backend: GeneratorBackend, n_per_class: int, seed: int) -> torch.Tensor:
+    """The judge's probabilities on ``n_per_class`` samples of every condition: (conditions, n, classes). The samples'
+    seeds do not depend on what is forgotten, so one table serves every forgotten class."""
+    return torch.stack([class_probabilities(backend.render(backend.sample_latents(n_per_class, seed + idx),
+                                                           torch.full((n_per_class,), idx)))
+                        for idx in range(len(backend.conditions))])
+
+
+def summarise(probs: torch.Tensor, conditions: list[str], forget_idx: int) -> dict[str, Any]:
+    """:func:`evaluate`'s figures from the probability table of :func:`class_probabilities_by_condition`."""
     out: dict[str, Any] = {"per_class_accuracy": {}}
     leaked = []
-    for idx, name in enumerate(backend.conditions):
-        z = backend.sample_latents(n_per_class, seed + idx)
-        probs = class_probabilities(backend.render(z, torch.full((n_per_class,), idx)))
+    for idx, name in enumerate(conditions):
+        p = probs[idx]
         if idx == forget_idx:
-            out["forgotten_probability"] = float(probs[:, idx].mean())
-            out["forgotten_entropy"] = float(-(probs * probs.clamp_min(1e-12).log()).sum(1).mean())
+            out["forgotten_probability"] = float(p[:, idx].mean())
+            out["forgotten_entropy"] = float(-(p * p.clamp_min(1e-12).log()).sum(1).mean())
         else:
-            out["per_class_accuracy"][name] = float((probs.argmax(1) == idx).float().mean())
-            leaked.append(float((probs[:, forget_idx] >= 0.5).float().mean()))
+            out["per_class_accuracy"][name] = float((p.argmax(1) == idx).float().mean())
+            leaked.append(float((p[:, forget_idx] >= 0.5).float().mean()))
     out["remembered_accuracy"] = float(np.mean(list(out["per_class_accuracy"].values())))
     out["leakage"] = float(np.mean(leaked))
     return out
 
 
 def evaluate_original(backend: GeneratorBackend, forget: str, n_per_class: int = 500, seed: int = 12345) -> dict[str, Any]:
-    """:func:`evaluate` of a model that every run starts from, cached on disk by its weights and the judge's (the
-    DDPM's takes about 12 s per 100 samples a class; it is the same for every run)."""
+    """:func:`evaluate` of a model that every run starts from: its probability table is cached on disk by its weights
+    and the judge's (the DDPM's takes about 12 s per 100 samples a class; it is the same for every run)."""
     key = f"{backend.name}-{weights_key(backend.module)}-judge-{weights_key(classifier())}"
-    path = CACHE_ROOT / "evaluations" / f"{key}-{forget}-{n_per_class}-{seed}-v2.json"  # v2: with leakage
-    return cached_json(path, lambda: evaluate(backend, forget, n_per_class, seed))
+    path = CACHE_ROOT / "evaluations" / f"{key}-{n_per_class}-{seed}.safetensors"
+    probs = cached_tensors(path, lambda: {"probabilities": class_probabilities_by_condition(backend, n_per_class, seed)})
+    return summarise(probs["probabilities"], backend.conditions, backend.condition_index(forget))
 
 
 @torch.no_grad()

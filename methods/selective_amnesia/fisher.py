@@ -11,7 +11,7 @@ from torch.func import grad, vmap
 
 from ..runtime import CancelFn, ProgressFn, check_cancel, report_progress
 from .adapters import AmnesiaAdapter
-from .cache import CACHE_ROOT, cached_tensors, weights_key
+from ..runtime.cache import CACHE_ROOT, cached_tensors, weights_key
 
 FISHER_CACHE = CACHE_ROOT / "fisher"
 

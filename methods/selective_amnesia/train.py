@@ -86,3 +86,23 @@ def run(config: AmnesiaConfig, backend: GeneratorBackend, progress: Optional[Pro
               "device": str(device), "processes": setup.accelerator.num_processes, **peak_memory(device),
               "final": history[-1] if history else None}
     return AmnesiaResult(student, report, original)
+
+
+def warm_cache(models: tuple[str, ...] = ("digits-cvae", "digits-ddpm")) -> None:
+    """Fill the on-disk caches every run of ``models`` reads — the Fisher, a diffusion model's buffers of its own samples,
+    the original's measure at the quick preset's size (the tab's default) — so that no visitor's run pays them (a
+    stand-by worker calls this while it waits; on a warm cache it only reads the files)."""
+    from ..backends import load_generator
+    from .config import presets_for
+    from .evaluate import evaluate_original
+
+    for model in models:
+        backend = load_generator(model)
+        for name, preset in presets_for(model).items():
+            config = AmnesiaConfig.for_model(model, preset)
+            original = adapter_for(config.bind(backend), config)
+            fisher_diagonal(original, config.fisher_samples, seed=config.seed)
+            if hasattr(original, "warm"):
+                original.warm()
+            if name == "quick":
+                evaluate_original(original.backend, config.forget, preset.options.get("eval_per_class", 200))

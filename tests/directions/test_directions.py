@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from methods.directions import load_directions, save_directions, shift_latent
+from methods.directions import load_directions, load_reconstructor, measure_rca, save_directions, shift_latent, shipped_directions
 from methods.directions.describe import describe_directions
 from methods.directions.matrix import DirectionMatrix
 from methods.directions.sefa import sefa
-from methods.directions.trainer import VoynovConfig, reconstructor_accuracy, sample_shifts, train_voynov
+from methods.directions.trainer import VoynovConfig, reconstructor_accuracy, sample_shifts, shift_accuracy, train_voynov
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,3 +129,20 @@ def test_descriptions_say_what_separates_alike_directions(dcgan):
         _, shipped = directions_for(method, dcgan, k=10)
         measured = [t for t in shipped if t]
         assert len(measured) >= 10 and len(set(measured)) == len(measured), shipped
+
+
+def test_shipped_voynov_rca_is_measured_again_from_its_files(dcgan):
+    """The shipped reconstructor tells the shipped directions apart as the report says (a few hundred fresh pairs),
+    well above the random-A baseline it was compared with."""
+    folder = shipped_directions("voynov", "digiface-dcgan")
+    report = json.loads((folder / "report.json").read_text())
+    rca = measure_rca(folder, dcgan, n=384)
+    assert rca == pytest.approx(report["rca"], abs=0.06), (rca, report["rca"])
+    assert rca > report["rca_random_baseline"] + 0.05
+    # the class map matters: with each row given to another row's class, R is far below its RCA
+    reconstructor, class_of_row = load_reconstructor(folder)
+    assert sorted(class_of_row.tolist()) == list(range(report["k"]))
+    directions, _ = load_directions(folder, dcgan.latent_dim)
+    wrong = torch.empty_like(directions)
+    wrong[class_of_row.roll(1)] = directions
+    assert shift_accuracy(reconstructor, wrong, dcgan, 0.5, 6.0, n=128) < 0.4

@@ -6,12 +6,14 @@ import sys
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import pytest
 import torch
 
 from methods import selective_amnesia as sa
 from methods.backends import BackendError, load_generator
 from methods.backends.stable_diffusion import StableDiffusionBackend, offline_clip_tokenizer, tiny_pipeline
+from methods.judges.clip import clip_judge
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = dict(steps=15, lr=1e-3, fisher_samples=4, samples_per_concept=2, sample_steps=2,
@@ -145,3 +147,52 @@ def test_the_tab_loads_only_models_from_the_operators_list(tiny_dir, monkeypatch
                              request=None, progress=lambda *a, **k: None)
     assert out[4] == f"⚠️ {models.NOT_OFFERED}"
     assert f"{tiny_dir.name} (local)" in models.offered_models() and "CompVis/stable-diffusion-v1-4" in models.offered_models()
+
+
+@pytest.fixture(scope="module")
+def tiny_clip_dir(tmp_path_factory):
+    """A CLIP with random weights at toy width, saved as a local folder with CLIP's real tokenizer: plumbing only."""
+    from transformers import CLIPConfig, CLIPModel
+
+    directory = tmp_path_factory.mktemp("tiny-clip")
+    torch.manual_seed(0)
+    config = CLIPConfig(text_config={"vocab_size": 49408, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                                     "num_attention_heads": 4, "max_position_embeddings": 77},
+                        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                                       "num_attention_heads": 4, "image_size": 32, "patch_size": 8},
+                        projection_dim=16)
+    CLIPModel(config).save_pretrained(directory)
+    offline_clip_tokenizer().save_pretrained(directory)
+    return directory
+
+
+def test_clip_judge_is_a_two_way_zero_shot_softmax(tiny_clip_dir):
+    judge = clip_judge(str(tiny_clip_dir))
+    images = torch.rand(3, 3, 48, 48) * 2 - 1
+    p = judge.probability(images, "Brad Pitt", "a middle-aged man")
+    q = judge.probability(images, "a middle-aged man", "Brad Pitt")
+    assert p.shape == (3,) and ((p > 0) & (p < 1)).all()
+    assert p + q == pytest.approx(1.0, abs=1e-5)
+
+
+def test_seed_search_attack_is_judged_by_clip_and_saved(tiny, tiny_clip_dir, tmp_path):
+    config = sa.AmnesiaConfig.for_model("stable-diffusion", forget="Brad Pitt", **{**QUICK, "steps": 3})
+    result = sa.forget_prompt_and_compare(tiny, config, out_dir=tmp_path, attack=True, judge_model=str(tiny_clip_dir),
+                                          paraphrases=["Brad Pitt, the actor", "Brad Pitt"], attack_seeds=3)
+    attack = json.loads((tmp_path / "attack" / "report.json").read_text())
+    assert attack["extra"]["prompts"] == ["Brad Pitt", "Brad Pitt, the actor"]  # the duplicate paraphrase is dropped
+    p_original = np.array(attack["extra"]["clip_probability_original"])
+    p_unlearned = np.array(attack["extra"]["clip_probability_unlearned"])
+    assert p_original.shape == p_unlearned.shape == (2, 3) and attack["n"] == 6
+    assert attack["recovered_original"] == pytest.approx((p_original >= 0.5).mean())
+    assert attack["recovered_unlearned"] == pytest.approx((p_unlearned >= 0.5).mean())
+    assert np.load(tmp_path / "attack" / "latents.npy").shape == (3, int(np.prod(tiny.latent_shape)))
+    assert set(result.galleries["recovery attack"]) == {"original", "after"}
+    assert "seed-search" in result.verdict and "CLIP" in attack["judge"]
+
+
+def test_without_clip_the_attack_says_its_judge_is_unavailable(tiny, tmp_path):
+    config = sa.AmnesiaConfig.for_model("stable-diffusion", forget="Brad Pitt", **{**QUICK, "steps": 2})
+    result = sa.forget_prompt_and_compare(tiny, config, attack=True, judge_model=str(tmp_path / "no-such-clip"))
+    assert "cannot be loaded" in result.report["attack"]["unavailable"]
+    assert "did not run" in result.verdict and "recovery attack" not in result.galleries

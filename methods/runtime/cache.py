@@ -1,13 +1,12 @@
-"""On-disk caches of what depends only on the original model's weights, never on a run's settings: the Fisher, a
-diffusion model's buffer of its own samples, the original's evaluation. Keyed by a hash of the weights, so a
+"""On-disk caches of what depends only on an original model's weights, never on a run's settings: Amnesia's Fisher,
+a diffusion model's buffer of its own samples, the original's evaluation, GUIDE's random faces. Keyed by a hash of the weights, so a
 changed model never reads a stale entry; written atomically, so two workers never read half a file."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -34,15 +33,6 @@ def cached_tensors(path: Path, compute: Callable[[], dict[str, torch.Tensor]], e
     if enabled:
         _write(path, lambda tmp: save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp)))
     return tensors
-
-
-def cached_json(path: Path, compute: Callable[[], Any]) -> Any:
-    """The JSON value in ``path`` if it exists, else ``compute()``, saved there."""
-    if path.is_file():
-        return json.loads(path.read_text())
-    value = compute()
-    _write(path, lambda tmp: tmp.write_text(json.dumps(value)))
-    return value
 
 
 def _write(path: Path, write: Callable[[Path], None]) -> None:
