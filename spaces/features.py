@@ -285,8 +285,8 @@ def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, ba
     """Fine-tune on this session's labels (or a sent direction); show before/after, baseline, metrics, downloads."""
     labels = _labels(state, grid_value)
     chosen = chosen_preset(PRESETS, preset)
-    config = Config.from_inputs(steps=steps, batch_size=batch, lr=lr, alpha=alpha, seed=run_seed,
-                                threshold=thr if thr in fu.THRESHOLDS else "")
+    config = Config.from_inputs(**{**chosen.settings, "steps": steps, "batch_size": batch, "lr": lr, "alpha": alpha,
+                                   "seed": run_seed, "threshold": thr if thr in fu.THRESHOLDS else ""})
     check_cpu_budget(config.cpu_seconds(chosen), gpu_available())
     generator = load_generator(DEFAULT_FACE_GENERATOR)
     direction = None

@@ -63,7 +63,7 @@ PRESETS: dict[str, Preset] = {
     "quick": Preset("quick", "Quick", settings={"steps": 50, "lr": 2e-3},
                     options={"inversion_steps": 50, "view_names": QUICK_VIEWS, "n_random": 16, "compare_baseline": False,
                              "attack": False, "attack_restarts": 1},
-                    fixed_s=12.0),
+                    fixed_s=7.0),
     "full": Preset("full", "Full", settings={"steps": 200, "lr": 1e-3},
                    options={"inversion_steps": 300, "view_names": None, "n_random": 48, "compare_baseline": True,
                             "attack": True, "attack_restarts": 1}),

@@ -136,8 +136,9 @@ def model_kind(model: str) -> str:
 # Grids, forget 0 -> noise, judged by the digits classifier on 200 samples a class. cVAE: 1000 steps at lr 5e-4 forget
 # as fully as 10k at 1e-4 (P(0) 0.100 vs 0.101; digits 1-9 still 100%); 1500 at 1e-4 did not forget (P(0) 0.77).
 # DDPM: 150 steps at lr 1e-3 forget (P(0) 0.10) but keep digits 1-9 less well than 1500 (89% vs 93%; lowest digit 77%
-# vs 85%); lr 2e-3 kept them worse (84-87%). Its quick run measures 60 samples a class, the full run 200; the
-# original's side of the measure, its Fisher and its replay buffer are cached on disk after the first run.
+# vs 85%); lr 2e-3 kept them worse (84-87%). Its quick run measures 40 samples a class (the measure, 50 DDIM steps
+# a sample, took 40% of the run at 60), the full run 200; the original's side of the measure, its Fisher and its replay
+# buffer are cached on disk (a stand-by worker fills them: spaces/worker.py).
 MODEL_PRESETS: dict[str, dict[str, Preset]] = {
     "digits-cvae": {
         "quick": Preset("quick", "Quick", settings={"steps": 1000, "lr": 5e-4},
@@ -146,7 +147,7 @@ MODEL_PRESETS: dict[str, dict[str, Preset]] = {
     },
     "digits-ddpm": {
         "quick": Preset("quick", "Quick", settings={"steps": 150},
-                        options={"eval_per_class": 60, "attack": False, "compare_baseline": False}, fixed_s=20.0),
+                        options={"eval_per_class": 40, "attack": False, "compare_baseline": False}, fixed_s=14.0),
         # no baseline by default: a second 1500-step fine-tune would pass the Space's 5-minute budget
         "full": Preset("full", "Full", options={"eval_per_class": 200, "attack": True, "compare_baseline": False}),
     },
