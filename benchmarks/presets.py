@@ -46,7 +46,7 @@ def _timed(fn, *args, **kwargs):
     return out, round(time.perf_counter() - started, 1)
 
 
-def identity() -> list[dict]:
+def identity(names: tuple[str, ...] = ("quick", "full")) -> list[dict]:
     backend = load_generator(DEFAULT_FACE_GENERATOR)
     rows = []
     for title, photo in example_photos().items():
@@ -56,7 +56,7 @@ def identity() -> list[dict]:
         reference = guide.evaluation_reference(
             backend, full_inversion.w[:1], face.image,
             {name: full_inversion.w[i : i + 1] for i, name in enumerate(views) if name != "source"}, n_random=48)
-        for name, preset in guide.PRESETS.items():
+        for name, preset in ((n, p) for n, p in guide.PRESETS.items() if n in names):
             config = guide.GuideConfig(**preset.settings)
             options = {**preset.options, "compare_baseline": False}  # GUIDE alone (the baseline: benchmarks/guide.py)
             result, seconds = _timed(guide.unlearn_identity, backend, photo, config, **options)
@@ -72,13 +72,13 @@ def identity() -> list[dict]:
     return rows
 
 
-def features() -> list[dict]:
+def features(names: tuple[str, ...] = ("quick", "full")) -> list[dict]:
     backend = load_generator(DEFAULT_FACE_GENERATOR)
     pos, neg = LabelSet.load(LABELS).latents(backend)
     z = backend.sample_latents(JUDGED_FACES, seed=JUDGE_SEED)
     before = open_mouth_rate(backend.render(z))["open_mouth_rate"]
     rows = []
-    for name, preset in fu.PRESETS.items():
+    for name, preset in ((n, p) for n, p in fu.PRESETS.items() if n in names):
         config = fu.FeatureUnlearningConfig(**preset.settings)
         result, seconds = _timed(fu.unlearn_from_labels, backend, pos, neg, config, feature="open mouths", **preset.options)
         shift = fu.latent_shift(z, result.details["direction"])
@@ -93,14 +93,14 @@ def features() -> list[dict]:
     return rows
 
 
-def amnesia() -> list[dict]:
+def amnesia(names: tuple[str, ...] = ("quick", "full")) -> list[dict]:
     rows = []
     cases = [("digits-cvae", "0", "noise"), ("digits-cvae", "3", "8"), ("digits-ddpm", "0", "noise")]
     for model, forget, surrogate in cases:
         backend = load_generator(model)
         presets = sa.presets_for(model)
         runs = [("quick", "cold caches"), ("quick", ""), ("full", "")] if model == "digits-ddpm" else [("quick", ""), ("full", "")]
-        for name, note in runs:
+        for name, note in ((n, note) for n, note in runs if n in names):
             preset = presets[name]
             config = sa.AmnesiaConfig.for_model(model, preset, forget=forget, surrogate=surrogate)
             result, seconds = _timed(sa.forget, backend, config, **preset.options)
@@ -183,12 +183,18 @@ def markdown(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["identity", "features", "amnesia"])
+    parser.add_argument("--preset", choices=["quick", "full"], help="run only this preset (the other's rows are kept)")
     args = parser.parse_args()
+    names = (args.preset,) if args.preset else ("quick", "full")
     path = OUT / "presets.json"
-    rows = [r for r in (json.loads(path.read_text()) if path.exists() else []) if args.only and r["tab"] != args.only]
+    kept = [r for r in (json.loads(path.read_text()) if path.exists() else [])
+            if not (args.only in (None, r["tab"]) and r["preset"] in names)]
+    rows = []
     for name, fn in (("amnesia", amnesia), ("features", features), ("identity", identity)):
         if args.only in (None, name):
-            rows += fn()
+            rows += fn(names)
+    order = {"identity": 0, "features": 1, "amnesia": 2}
+    rows = sorted(kept + rows, key=lambda r: (order[r["tab"]], r["case"], r["preset"] != "quick", r.get("note", "") == ""))
     OUT.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(rows, indent=2) + "\n")
     (OUT / "presets.md").write_text(markdown(rows))

@@ -196,3 +196,20 @@ def test_without_clip_the_attack_says_its_judge_is_unavailable(tiny, tmp_path):
     result = sa.forget_prompt_and_compare(tiny, config, attack=True, judge_model=str(tmp_path / "no-such-clip"))
     assert "cannot be loaded" in result.report["attack"]["unavailable"]
     assert "did not run" in result.verdict and "recovery attack" not in result.galleries
+
+
+def test_tab_attack_uses_the_operators_clip_and_limits_rewordings(tiny_dir, tiny_clip_dir, monkeypatch):
+    from spaces import amnesia as tab
+    from spaces import models
+
+    monkeypatch.setenv(models.DIR_VARIABLE, str(tiny_dir.parent))
+    monkeypatch.setenv(models.JUDGE_VARIABLE, str(tiny_clip_dir))  # the operator's judge; visitors cannot choose one
+    sd_label = next(k for k, v in tab.MODELS.items() if v == "stable-diffusion")
+    quiet = dict(request=None, progress=lambda *a, **k: None)
+    args = [sd_label, "0", "uniform noise", 50, 1, 3, 0, f"{tiny_dir.name} (local)", "Brad Pitt", "a middle-aged man",
+            "a photo of a dog", "xattn", "full", True, False]
+    refused = tab.forget_concept(*args, "\n".join(f"Brad Pitt #{i}" for i in range(tab.MAX_PARAPHRASES + 1)), **quiet)
+    assert f"at most {tab.MAX_PARAPHRASES}" in refused[4]
+    out = tab.forget_concept(*args, "Brad Pitt, the actor", **quiet)
+    verdict, heading, gallery = out[5], out[6], out[7]
+    assert "seed-search" in verdict and "forgotten prompt" in heading and gallery.visible is True
