@@ -107,7 +107,7 @@ def test_cli_contract_round_trip(tmp_path):
     found = np.load(out / "attack" / "original_latents.npy")
     assert found.shape == (4, 8192) and np.load(out / "attack" / "unlearned_latents.npy").shape == (4, 8192)
     assert len(attack["original_distance"]) == len(attack["unlearned_distance"]) == 4
-    assert attack["budget"]["inversion_steps"] == 80 and attack["budget"]["starts_per_image"] == 2
+    assert attack["budget"]["inversion_steps"] == guide.PRESETS["quick"].options["inversion_steps"] and attack["budget"]["starts_per_image"] == 2
     assert attack["original_distance"][0] < 0.6 and attack["recovered_original"] >= 0.5  # calibration: it finds the person
     face = align_face(photo)
     rendered = dcgan_render_w(found[:1])

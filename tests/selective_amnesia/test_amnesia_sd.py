@@ -206,7 +206,7 @@ def test_tab_attack_uses_the_operators_clip_and_limits_rewordings(tiny_dir, tiny
     monkeypatch.setenv(models.JUDGE_VARIABLE, str(tiny_clip_dir))  # the operator's judge; visitors cannot choose one
     sd_label = next(k for k, v in tab.MODELS.items() if v == "stable-diffusion")
     quiet = dict(request=None, progress=lambda *a, **k: None)
-    args = [sd_label, "0", "uniform noise", 50, 1, 3, 0, f"{tiny_dir.name} (local)", "Brad Pitt", "a middle-aged man",
+    args = [sd_label, "0", "uniform noise", 50, 1, 5, 0, f"{tiny_dir.name} (local)", "Brad Pitt", "a middle-aged man",
             "a photo of a dog", "xattn", "full", True, False]
     refused = tab.forget_concept(*args, "\n".join(f"Brad Pitt #{i}" for i in range(tab.MAX_PARAPHRASES + 1)), **quiet)
     assert f"at most {tab.MAX_PARAPHRASES}" in refused[4]
