@@ -171,8 +171,9 @@ def config_slider(config_cls: type, name: str, label: str, value: Any = None, **
 
 
 def preset_choices(presets: dict[str, Preset], seconds: Callable[[Preset], float]) -> list[tuple[str, str]]:
-    """The Preset radio's choices: "Quick · about 20 s" (the time from the config's CPU estimate) -> "quick"."""
-    return [(f"{p.label} · about {_about(seconds(p))}", name) for name, p in presets.items()]
+    """The Preset radio's choices: "Quick · about 20 s" (the time from the config's CPU estimate) -> "quick"; the label
+    alone where there is no estimate (Stable Diffusion: its time depends on the visitor's model and the GPU)."""
+    return [(f"{p.label} · about {_about(seconds(p))}" if seconds(p) > 0 else p.label, name) for name, p in presets.items()]
 
 
 def preset_radio(presets: dict[str, Preset], seconds: Callable[[Preset], float], elem_id: str) -> gr.Radio:
