@@ -96,39 +96,37 @@ def run_variants(preset, base: dict, variants: dict, faces: tuple[int, ...]) -> 
 
 def write_full(rows: list[dict]) -> None:
     """The full preset's check: means per variant over the development faces."""
-    keys = ("seconds", "id_distance", "views_forgotten", "random_kept", "random_ssim")
-    means = {v: {k: float(np.nanmean([r[k] if r[k] is not None else np.nan for r in rows if r["variant"] == v])) for k in keys}
-             for v in FULL_VARIANTS}
-    (OUT / "guide_dev_full.json").write_text(json.dumps({"rows": rows, "summary": means}, indent=2) + "\n")
-    md = ("| variant (full preset, GUIDE alone) | run time | ID distance | views forgotten | random faces kept | random SSIM |\n"
-          "|---|---|---|---|---|---|\n" + "".join(
-              f"| {v} | {m['seconds']:.1f} s | {m['id_distance']:.3f} | {m['views_forgotten']:.0%} | {m['random_kept']:.0%} | "
-              f"{m['random_ssim']:.3f} |\n" for v, m in means.items()))
-    (OUT / "guide_dev_full.md").write_text(md)
-    print(md)
+    write_table(means_by_variant(rows, FULL_VARIANTS), rows, "guide_dev_full", "full preset, GUIDE alone")
 
 
 def write(rows: list[dict]) -> None:
-    summary = summarise(rows)
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "guide_dev.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=2) + "\n")
-    md = ("| variant (quick preset) | run time | ID distance | views forgotten | random faces kept | random SSIM | within tolerance |\n"
-          "|---|---|---|---|---|---|---|\n" + "".join(
-              f"| {v} | {m['seconds']:.1f} s | {m['id_distance']:.3f} | {m['views_forgotten']:.0%} | {m['random_kept']:.0%} | "
-              f"{m['random_ssim']:.3f} | {'yes' if m['within_tolerance'] else 'no'} |\n" for v, m in summary.items()))
-    (OUT / "guide_dev.md").write_text(md)
-    print(md)
-
-
-def summarise(rows: list[dict]) -> dict[str, dict]:
-    """Per variant: means over the dev photos, and whether it stays within TOLERANCE of the previous quick settings."""
-    keys = ("seconds", "id_distance", "views_forgotten", "random_kept", "random_ssim")
-    means = {v: {k: float(np.nanmean([r[k] if r[k] is not None else np.nan for r in rows if r["variant"] == v])) for k in keys}
-             for v in VARIANTS}
+    """The quick preset's search: means per variant, and which stay within TOLERANCE of the previous quick settings."""
+    means = means_by_variant(rows, VARIANTS)
     base = means["previous quick"]
     for m in means.values():
         m["within_tolerance"] = all(base[k] - m[k] <= tol for k, tol in TOLERANCE.items())
-    return means
+    write_table(means, rows, "guide_dev", "quick preset")
+
+
+def means_by_variant(rows: list[dict], variants: dict) -> dict[str, dict]:
+    """Per variant: the means over the development photos."""
+    keys = ("seconds", "id_distance", "views_forgotten", "random_kept", "random_ssim")
+    return {v: {k: float(np.nanmean([r[k] if r[k] is not None else np.nan for r in rows if r["variant"] == v])) for k in keys}
+            for v in variants}
+
+
+def write_table(means: dict[str, dict], rows: list[dict], stem: str, what: str) -> None:
+    """``OUT/<stem>.json`` (rows and means) and ``OUT/<stem>.md`` (the table; a tolerance column where there is one)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{stem}.json").write_text(json.dumps({"rows": rows, "summary": means}, indent=2) + "\n")
+    tolerance = all("within_tolerance" in m for m in means.values())
+    md = (f"| variant ({what}) | run time | ID distance | views forgotten | random faces kept | random SSIM |"
+          + (" within tolerance |" if tolerance else "") + "\n" + "|---" * (6 + tolerance) + "|\n" + "".join(
+              f"| {v} | {m['seconds']:.1f} s | {m['id_distance']:.3f} | {m['views_forgotten']:.0%} | {m['random_kept']:.0%} | "
+              f"{m['random_ssim']:.3f} |" + ((" yes |" if m["within_tolerance"] else " no |") if tolerance else "") + "\n"
+              for v, m in means.items()))
+    (OUT / f"{stem}.md").write_text(md)
+    print(md)
 
 
 if __name__ == "__main__":
