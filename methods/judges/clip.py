@@ -42,7 +42,9 @@ class ClipJudge:
         side = self.model.config.vision_config.image_size
         x = F.interpolate((images.float().to(device) + 1) / 2, size=(side, side), mode="bicubic", align_corners=False)
         mean, std = (torch.tensor(v, device=device).view(1, 3, 1, 1) for v in (CLIP_MEAN, CLIP_STD))
-        tokens = self.tokenizer([prompt, alternative], padding=True, return_tensors="pt").to(device)
+        # truncated to CLIP's 77 tokens, as the pipeline's own text encoder reads a prompt
+        tokens = self.tokenizer([prompt, alternative], padding=True, truncation=True,
+                                max_length=self.model.config.text_config.max_position_embeddings, return_tensors="pt").to(device)
         out = self.model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"],
                          pixel_values=((x.clamp(0, 1) - mean) / std))
         return out.logits_per_image.softmax(dim=1)[:, 0].cpu().numpy()
