@@ -170,7 +170,7 @@ def _before_grid(kind: str):
     """The original model's samples of every class (the run's "before", shown before any run)."""
     if kind == SD:
         return None
-    grid = sa.concept_grid(load_generator(kind))
+    grid = sa.original_concept_grid(load_generator(kind))
     return labelled_rows(grid, tile=36, label_width=110)
 
 

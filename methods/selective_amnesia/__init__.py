@@ -15,7 +15,7 @@ Diffusion ``accelerate launch -m methods.selective_amnesia --model CompVis/stabl
 """
 from .adapters import ADAPTERS, AmnesiaAdapter, CVAEAdapter, DDPMAdapter, StableDiffusionAdapter, adapter_for
 from ..runtime.cache import weights_key
-from .compare import concept_grid, forget, forget_and_compare, forget_prompt_and_compare
+from .compare import concept_grid, forget, forget_and_compare, forget_prompt_and_compare, original_concept_grid
 from .config import MODEL_DEFAULTS, MODEL_PRESETS, SD_REPLAY_PROMPTS, TRAIN_METHODS, AmnesiaConfig, model_kind, presets_for
 from .evaluate import evaluate, surrogate_fit
 from .fisher import accumulate_squared_grads, ewc_penalty, fisher_diagonal
@@ -25,5 +25,5 @@ __all__ = [
     "ADAPTERS", "MODEL_DEFAULTS", "SD_REPLAY_PROMPTS", "TRAIN_METHODS", "AmnesiaAdapter", "AmnesiaConfig",
     "AmnesiaResult", "CVAEAdapter", "DDPMAdapter", "StableDiffusionAdapter", "accumulate_squared_grads", "adapter_for", "concept_grid",
     "evaluate", "ewc_penalty", "fisher_diagonal", "forget", "forget_and_compare", "forget_prompt_and_compare",
-    "MODEL_PRESETS", "model_kind", "presets_for", "run", "surrogate_fit", "weights_key",
+    "original_concept_grid", "MODEL_PRESETS", "model_kind", "presets_for", "run", "surrogate_fit", "weights_key",
 ]

@@ -90,14 +90,16 @@ def run(config: AmnesiaConfig, backend: GeneratorBackend, progress: Optional[Pro
 
 def warm_cache(models: tuple[str, ...] = ("digits-cvae", "digits-ddpm")) -> None:
     """Fill the on-disk caches every run of ``models`` reads — the Fisher, a diffusion model's buffers of its own samples,
-    the original's measure at the quick preset's size (the tab's default) — so that no visitor's run pays them (a
+    the original's measure at the quick preset's size (the tab's default), its gallery — so that no visitor's run pays them (a
     stand-by worker calls this while it waits; on a warm cache it only reads the files)."""
     from ..backends import load_generator
+    from .compare import original_concept_grid
     from .config import presets_for
     from .evaluate import evaluate_original
 
     for model in models:
         backend = load_generator(model)
+        original_concept_grid(backend)
         for name, preset in presets_for(model).items():
             config = AmnesiaConfig.for_model(model, preset)
             original = adapter_for(config.bind(backend), config)

@@ -62,3 +62,25 @@ def test_validate_labels_shapes():
         fu.validate_labels(np.zeros((3, 7)), np.zeros((3, 100)), 100)
     with pytest.raises(ValueError, match="NaN"):
         fu.validate_labels(np.full((3, 100), np.nan), np.zeros((3, 100)), 100)
+
+
+def test_loss_target_is_the_per_row_choice_of_f_z_prime_and_f_z():
+    """The teacher decodes once (z' where z has the feature, z elsewhere); the loss must equal the paper's
+    definition, which decodes both batches and picks per row."""
+    from methods.backends import load_generator
+
+    teacher = load_generator("digiface-dcgan")
+    g = torch.Generator().manual_seed(3)
+    d = fu.FeatureDirection(unit=torch.nn.functional.normalize(torch.randn(100, generator=g), dim=0), threshold=0.0)
+    z = torch.randn(12, 100, generator=g)
+    has = d.has_feature(z)
+    assert 0 < int(has.sum()) < len(z)  # both kinds of rows are in the batch
+    student = teacher.trainable_copy()
+    with torch.no_grad():
+        student.module.main[-2].weight.mul_(1.05)  # a student that differs from the teacher
+        out = student.decode(z)
+        target = torch.where(has[:, None, None, None], teacher.decode(d.move_to_threshold(z)), teacher.decode(z))
+    l1 = (out - target).abs().flatten(1).mean(1)
+    _, parts = fu.unlearning_loss(student, teacher, z, d, alpha=1.0)
+    assert parts["recon"] == pytest.approx(float((l1 * ~has).mean()), rel=1e-4)
+    assert parts["unlearn"] == pytest.approx(float((l1 * has).mean()), rel=1e-4)

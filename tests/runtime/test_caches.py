@@ -7,6 +7,7 @@ from methods import selective_amnesia as sa
 from methods.backends import load_generator
 from methods.guide.evaluate import RANDOM_SEED, random_faces_descriptors
 from methods.judges.faces import face_descriptors
+from methods.runtime import to_uint8
 from methods.runtime.cache import CACHE_ROOT
 from methods.selective_amnesia.evaluate import evaluate_original
 from methods.selective_amnesia.train import warm_cache
@@ -34,3 +35,23 @@ def test_warmed_amnesia_caches_give_the_figures_computed_afresh():
         assert cached["per_class_accuracy"] == pytest.approx(fresh["per_class_accuracy"], abs=1e-6)
         assert cached["leakage"] == pytest.approx(fresh["leakage"], abs=1e-6)
     assert evaluate_original(cvae, "0", n)["per_class_accuracy"] != evaluate_original(cvae, "7", n)["per_class_accuracy"]
+
+
+def test_original_gallery_is_cached_and_one_render_equals_one_per_class():
+    ddpm = load_generator("digits-ddpm")
+    small = type(ddpm)(ddpm.module, ddpm.config)  # same weights, fewer sampler steps: a quick check of the batching
+    small.sampling_steps = 5
+    grid = sa.concept_grid(small, n_show=3)
+    z = small.sample_latents(3, sa.compare.GALLERY_SEED)
+    for i, name in enumerate(small.conditions):  # the batched grid is each class drawn on its own
+        alone = to_uint8(small.render(z, torch.full((3,), i)))
+        assert np.abs(grid[name].astype(int) - alone.astype(int)).max() <= 1
+    assert not np.array_equal(grid["0"], grid["1"])  # the class reaches the sampler
+    cvae = load_generator("digits-cvae")
+    fresh = sa.concept_grid(cvae)
+    first = sa.original_concept_grid(cvae)
+    assert list((CACHE_ROOT / "galleries").glob("digits-cvae-*.safetensors"))
+    again = sa.original_concept_grid(cvae)
+    for name in cvae.conditions:
+        np.testing.assert_array_equal(first[name], fresh[name])
+        np.testing.assert_array_equal(again[name], fresh[name])
