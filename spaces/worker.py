@@ -3,9 +3,10 @@
 Why a child process: a run holds both CPU cores for a minute or more. In the server's own process it also holds
 Python's lock, so gallery pages and slider renders stall behind it; the memory it used stays with the server; its
 peak memory is mixed with everyone else's; and Cancel has to wait for the loop's next check. In a child process
-the server only waits on a pipe, the memory goes back when the child ends, ``peak_memory_mb`` is the run's own,
-and Cancel ends the child at once. A stand-by child (libraries imported, default generators loaded) waits for the
-next job, so a run does not pay the start-up; each child runs one job and exits.
+the server only waits on a pipe, the memory goes back when the child ends, ``peak_memory_mb`` is this child's own
+(its preloads and warm-ups included, no other visitor's), and Cancel ends the child at once. A stand-by child
+(libraries imported, default generators loaded, each method run once on two steps) waits for the next job, so a run
+does not pay the start-up; each child runs one job and exits.
 
     queue = TrainingQueue()
     result = queue.run(session, Job(fu.unlearn_from_labels, (GeneratorRef("digiface-dcgan"), pos, neg, config)),
@@ -49,6 +50,11 @@ PRELOAD_CALLS = ("methods.guide.face_input:template", "methods.guide.face_input:
 # Fisher, replay buffers and the original's measure. The first stand-by of a fresh Space fills them (about a minute of
 # its idle time); later ones only read them. UNLEARNING_STUDIO_WARM_CACHES=0 skips this (the tests do).
 WARM_CALLS = ("methods.guide.evaluate:warm_cache", "methods.selective_amnesia.train:warm_cache")
+# Then, only while no job waits for this stand-by: a two-step quick run of each method, thrown away. A fresh process's
+# first use of each kernel is slow (oneDNN builds it then: a quick Features run took 13.3 s cold, 10.7 s after a
+# 1.8 s warm-up); paid here, it is not paid by the visitor's run. A job that arrives stops the warm-ups.
+WARM_UP_CALLS = ("methods.guide.pipeline:warm_up", "methods.feature_unlearning.compare:warm_up",
+                 "methods.selective_amnesia.compare:warm_up")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The server's light actions (gallery pages, sliders) come first on 2 cores, but not so far first that a busy page
 # starves the run: at 5 the worker keeps about a quarter of a core that the server also wants (10 would leave it a tenth).
@@ -115,6 +121,11 @@ def configure_log(who: str) -> None:
         log.propagate = False
 
 
+def _call(call: str) -> None:
+    module, function = call.split(":")
+    getattr(importlib.import_module(module), function)()
+
+
 def worker_main(fd: int) -> None:
     """The child: preload, then run one job from the connection and send back progress and its outcome."""
     configure_log(f"worker[{os.getpid()}]")
@@ -127,11 +138,21 @@ def worker_main(fd: int) -> None:
         importlib.import_module(name)
     for name in PRELOAD_GENERATORS:
         load_generator(name)
-    warm = WARM_CALLS if os.environ.get("UNLEARNING_STUDIO_WARM_CACHES", "1") != "0" else ()
-    for call in PRELOAD_CALLS + warm:
-        module, function = call.split(":")
-        getattr(importlib.import_module(module), function)()
+    warming = os.environ.get("UNLEARNING_STUDIO_WARM_CACHES", "1") != "0"
+    for call in PRELOAD_CALLS + (WARM_CALLS if warming else ()):
+        _call(call)
     log.info("stand-by ready in %.1f s", time.monotonic() - loading)
+    for call in WARM_UP_CALLS if warming else ():
+        if conn.poll(0):  # a visitor's job is here: it goes first
+            log.info("warm-ups stopped: a job is waiting")
+            break
+        try:
+            _call(call)
+        except Exception:  # a warm-up only saves time: its failure must not cost the stand-by (the run will say more)
+            log.exception("warm-up %s failed", call)
+    else:
+        if warming:
+            log.info("stand-by warmed up in %.1f s", time.monotonic() - loading)
     try:
         job: Optional[Job] = _recv(conn)
     except EOFError:  # the server ended while this stand-by waited
