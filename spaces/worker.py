@@ -79,6 +79,21 @@ class Job:
     kwargs: dict[str, Any] = field(default_factory=dict)
     out_dir: Optional[Path] = None
 
+    def __post_init__(self) -> None:
+        self.args, self.kwargs = _plain(tuple(self.args)), _plain(dict(self.kwargs))
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every str subclass made a plain str, inside tuples, lists and dicts. Gradio hands file paths over
+    as its own str subclass: unpickling one made the worker import Gradio, 2.8 s of an Identity run."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    return value
+
 
 def _send(conn: Connection, obj: Any) -> None:
     # Plain pickle, not the Connection's own: torch registers shared-memory reductions for tensors there, which
@@ -165,6 +180,7 @@ def worker_main(fd: int) -> None:
 
     try:
         started = time.monotonic()
+        log.info("run started: %s", job.fn.__qualname__)
         result = job.fn(*_resolve(job.args), progress=progress, cancel=None, **_resolve(job.kwargs))
         portable = _portable(result)
         # logged before the answer goes: the server ends this process as soon as it has it

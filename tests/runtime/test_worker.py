@@ -112,3 +112,18 @@ def test_the_stand_by_warm_ups_run_each_method_without_leaving_files(tmp_path, m
         else:
             warm_up()
     assert not list(tmp_path.iterdir())
+
+
+def test_a_job_reaches_the_worker_without_gradio_types():
+    """Gradio's file paths are a str subclass; pickled as such, the worker imports Gradio to read them (seconds)."""
+    import pickle
+
+    from gradio.utils import NamedString
+
+    job = Job(sa.forget, (GeneratorRef("digits-cvae"), NamedString("/tmp/photo.png")),
+              {"extra_photos": [NamedString("/tmp/b.png")], "options": {"path": NamedString("/tmp/c.png")}})
+    data = pickle.dumps(job)
+    assert b"gradio" not in data
+    again = pickle.loads(data)
+    assert again.args[1] == "/tmp/photo.png" and type(again.args[1]) is str
+    assert again.kwargs["extra_photos"] == ["/tmp/b.png"] and again.kwargs["options"]["path"] == "/tmp/c.png"
