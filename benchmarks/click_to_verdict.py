@@ -6,7 +6,7 @@ against the app started from this checkout. Writes benchmarks/results/click_to_v
 For each tab: a precomputed example (nothing is computed) and a live run with the quick preset (the default), one
 visitor at a time; Amnesia on the digits cVAE (its default) and then the digits DDPM. The app starts with empty caches,
 as a new Space does; the measures start when its first stand-by worker has filled them (the time that took is printed),
-and each live run starts when a stand-by worker is loaded and warmed up, as on a Space not used in the last half minute.
+and each live run starts when a stand-by worker is loaded, as on a Space not used in the last 15 s.
 Each click is measured ``--repeats`` times (passes over the tabs); the median and the range are reported.
 The browser gets the CPU
 only when the app leaves it (a cgroup of the least weight, or nice 19): a visitor's browser is on their own machine,
@@ -72,20 +72,20 @@ def _wait_text(page, selector: str, words: str, timeout_s: float = 600) -> float
 
 
 def _standby_ready(timeout_s: float = 300) -> float:
-    """Wait until a stand-by worker that no run has taken is loaded and warmed up (as it is when a visitor arrives at a
-    Space not used in the last half minute); seconds waited. Every live run takes one stand-by and starts the next."""
+    """Wait until a stand-by worker that no run has taken is loaded (as it is when a visitor arrives at a Space not used
+    in the last 15 s); seconds waited. Every live run takes one stand-by and starts the next."""
     started = time.perf_counter()
     while True:
         log = LOG.read_text()
-        if log.count("stand-by warmed up") > log.count("run answered"):
+        if log.count("stand-by ready") > log.count("run answered"):
             return time.perf_counter() - started
         if time.perf_counter() - started > timeout_s:
-            raise TimeoutError("no stand-by worker warmed up: see " + str(LOG))
+            raise TimeoutError("no stand-by worker loaded: see " + str(LOG))
         time.sleep(0.5)
 
 
 def _click_then_wait(page, click, selector: str, words: str, live: bool = False) -> float:
-    """Seconds from ``click`` to ``words`` in ``selector``; a ``live`` run first waits for a warmed-up stand-by."""
+    """Seconds from ``click`` to ``words`` in ``selector``; a ``live`` run first waits for a loaded stand-by."""
     if live:
         _standby_ready()
         time.sleep(2.0)  # the page settles after the previous run's drawing
@@ -198,23 +198,16 @@ def main() -> None:
         with sync_playwright() as p:
             # A visitor arrives at a Space that has been up for a while: its first stand-by worker has loaded and filled
             # the caches (at a cold cache that takes about a minute, said apart below)
-            started = time.perf_counter()
-            while "stand-by ready" not in LOG.read_text():
-                time.sleep(0.5)
-            cold = round(time.perf_counter() - started, 1)
+            cold = round(_standby_ready(), 1)
             print(f"first stand-by ready {cold:.0f} s after the app answered (cold caches)", flush=True)
-            warmed = round(cold + _standby_ready(), 1)
-            print(f"... and warmed up {warmed:.0f} s after", flush=True)
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
                                                                          "--disable-background-networking", "--no-first-run"])
             print(f"browser processes' CPU groups: {_browser_cgroups()}", flush=True)
             samples = [r for _ in range(args.repeats) for r in measure(browser, url, tabs)]
             browser.close()
     rows = _medians(samples)
-    rows[:0] = [{"tab": "(start)", "what": "a new Space's first stand-by worker ready (loads, fills the caches)", "seconds": cold,
-                 "samples": [cold]},
-                {"tab": "(start)", "what": "... and warmed up (each method run once on two steps)", "seconds": warmed,
-                 "samples": [warmed]}]
+    rows.insert(0, {"tab": "(start)", "what": "a new Space's first stand-by worker ready (loads, fills the caches)",
+                    "seconds": cold, "samples": [cold]})
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "click_to_verdict.json"
     if tabs != TABS and path.exists():  # a partial run replaces its own rows and keeps the others

@@ -4,9 +4,9 @@ Why a child process: a run holds both CPU cores for a minute or more. In the ser
 Python's lock, so gallery pages and slider renders stall behind it; the memory it used stays with the server; its
 peak memory is mixed with everyone else's; and Cancel has to wait for the loop's next check. In a child process
 the server only waits on a pipe, the memory goes back when the child ends, ``peak_memory_mb`` is this child's own
-(its preloads and warm-ups included, no other visitor's), and Cancel ends the child at once. A stand-by child
-(libraries imported, default generators loaded, each method run once on two steps) waits for the next job, so a run
-does not pay the start-up; each child runs one job and exits.
+(its preloads included, no other visitor's), and Cancel ends the child at once. A stand-by child (libraries imported,
+default generators loaded, caches filled) waits for the next job, so a run does not pay the start-up; each child runs
+one job and exits.
 
     queue = TrainingQueue()
     result = queue.run(session, Job(fu.unlearn_from_labels, (GeneratorRef("digiface-dcgan"), pos, neg, config)),
@@ -50,11 +50,8 @@ PRELOAD_CALLS = ("methods.guide.face_input:template", "methods.guide.face_input:
 # Fisher, replay buffers and the original's measure. The first stand-by of a fresh Space fills them (about a minute of
 # its idle time); later ones only read them. UNLEARNING_STUDIO_WARM_CACHES=0 skips this (the tests do).
 WARM_CALLS = ("methods.guide.evaluate:warm_cache", "methods.selective_amnesia.train:warm_cache")
-# Then, only while no job waits for this stand-by: a two-step quick run of each method, thrown away. A fresh process's
-# first use of each kernel is slow (oneDNN builds it then: a quick Features run took 13.3 s cold, 10.7 s after a
-# 1.8 s warm-up); paid here, it is not paid by the visitor's run. A job that arrives stops the warm-ups.
-WARM_UP_CALLS = ("methods.guide.pipeline:warm_up", "methods.feature_unlearning.compare:warm_up",
-                 "methods.selective_amnesia.compare:warm_up")
+# (Also running each method once on two steps, to build its kernels before the visitor's run, saved nothing measurable
+# beyond this loading: 3 samples a method, benchmarks/warm_up.py in commit 90bda4e. It was removed.)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The server's light actions (gallery pages, sliders) come first on 2 cores, but not so far first that a busy page
 # starves the run: at 5 the worker keeps about a quarter of a core that the server also wants (10 would leave it a tenth).
@@ -157,17 +154,6 @@ def worker_main(fd: int) -> None:
     for call in PRELOAD_CALLS + (WARM_CALLS if warming else ()):
         _call(call)
     log.info("stand-by ready in %.1f s", time.monotonic() - loading)
-    for call in WARM_UP_CALLS if warming else ():
-        if conn.poll(0):  # a visitor's job is here: it goes first
-            log.info("warm-ups stopped: a job is waiting")
-            break
-        try:
-            _call(call)
-        except Exception:  # a warm-up only saves time: its failure must not cost the stand-by (the run will say more)
-            log.exception("warm-up %s failed", call)
-    else:
-        if warming:
-            log.info("stand-by warmed up in %.1f s", time.monotonic() - loading)
     try:
         job: Optional[Job] = _recv(conn)
     except EOFError:  # the server ended while this stand-by waited

@@ -122,15 +122,3 @@ def _probe_rows(backend: GeneratorBackend, unlearned: GeneratorBackend, directio
                   (accuracy if accuracy is not None else "too few labels to hold out", "", "")),
     ]
 
-
-def warm_up(generator: str = "digiface-dcgan") -> None:
-    """A quick-preset run of two steps on random labels, thrown away: a stand-by worker pays each kernel's first use
-    here (oneDNN builds its kernels then; 2.6 s of a 13 s quick run, measured), not the visitor's first run."""
-    from ..backends import load_generator
-    from .config import PRESETS, FeatureUnlearningConfig
-
-    backend = load_generator(generator)
-    pool = backend.sample_latents(2 * MIN_LABELS_EACH, seed=HELDOUT_SEED + 3)
-    config = FeatureUnlearningConfig(**{**PRESETS["quick"].settings, "steps": 2})
-    unlearn_from_labels(backend, pool[:MIN_LABELS_EACH] + 1.0, pool[MIN_LABELS_EACH:], config,
-                        probe=PRESETS["quick"].options["probe"])

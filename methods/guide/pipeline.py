@@ -15,12 +15,11 @@ from ..runtime import (AttackReport, CancelFn, MetricRow, ProgressFn, RunResult,
 from .attack import reinversion_attack
 from .config import GuideConfig
 from .evaluate import evaluate, evaluation_reference, verdict
-from .face_input import FaceInputError, PhotoSource, align_face, example_photos, other_views
+from .face_input import FaceInputError, PhotoSource, align_face, other_views
 from .inversion import InversionConfig, invert
 from .train import GuideResult, run
 
 GALLERY_SEED = 2024
-WARM_UP_STEPS = 2  # of inversion and of fine-tuning: enough to run every kernel of a quick run once
 INVERSION_SHARE, TRAINING_SHARE = 0.25, 0.6  # of the progress bar, after 5% for alignment
 
 
@@ -154,15 +153,3 @@ def metric_rows(reports: dict[str, dict[str, Any]]) -> list[MetricRow]:
                                         + (" (no weights here)" if "not available" in r["identity_loss"] else ""))),
     ]
 
-
-def warm_up(generator: str = "digiface-dcgan") -> None:
-    """A quick-preset run of :data:`WARM_UP_STEPS` steps on a shipped photo, thrown away. A fresh process pays for
-    each kernel's first use (oneDNN builds its kernels then: 2.6 s of a 13 s Features run, measured); a stand-by worker
-    pays it here while it waits, so a visitor's run does not."""
-    from ..backends import load_generator
-    from .config import PRESETS
-
-    quick = PRESETS["quick"]
-    config = GuideConfig(**{**quick.settings, "steps": WARM_UP_STEPS})
-    unlearn_identity(load_generator(generator), next(iter(example_photos().values())), config,
-                     **{**quick.options, "inversion_steps": WARM_UP_STEPS})

@@ -195,13 +195,3 @@ def forget(backend: GeneratorBackend, config: AmnesiaConfig, **kwargs) -> RunRes
     compare = forget_prompt_and_compare if backend.open_vocabulary else forget_and_compare
     return compare(backend, config, **kwargs)
 
-
-def warm_up(models: tuple[str, ...] = ("digits-cvae", "digits-ddpm")) -> None:
-    """A quick-preset run of two steps per model, thrown away: a stand-by worker pays each kernel's first use here
-    (oneDNN builds its kernels then), not the visitor's first run. Run it after ``train.warm_cache``."""
-    from ..backends import load_generator
-    from .config import presets_for
-
-    for model in models:
-        quick = presets_for(model)["quick"]
-        forget(load_generator(model), AmnesiaConfig.for_model(model, quick, steps=2), **quick.options)

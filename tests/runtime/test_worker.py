@@ -96,24 +96,6 @@ def test_a_refusal_inside_the_run_comes_back_in_plain_words(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_the_stand_by_warm_ups_run_each_method_without_leaving_files(tmp_path, monkeypatch):
-    """A stand-by worker runs these while it waits (spaces.worker.WARM_UP_CALLS); one that raised would only be
-    logged, so this is where a broken warm-up shows."""
-    import importlib
-
-    from spaces.worker import WARM_UP_CALLS
-
-    monkeypatch.chdir(tmp_path)
-    for call in WARM_UP_CALLS:
-        module, function = call.split(":")
-        warm_up = getattr(importlib.import_module(module), function)
-        if module.endswith("selective_amnesia.compare"):
-            warm_up(("digits-cvae",))  # the DDPM's would first fill its Fisher cache here: about a minute
-        else:
-            warm_up()
-    assert not list(tmp_path.iterdir())
-
-
 def test_a_job_reaches_the_worker_without_gradio_types():
     """Gradio's file paths are a str subclass; pickled as such, the worker imports Gradio to read them (seconds)."""
     import pickle
