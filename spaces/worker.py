@@ -51,7 +51,7 @@ PRELOAD_CALLS = ("methods.guide.face_input:template", "methods.guide.face_input:
 # its idle time); later ones only read them. UNLEARNING_STUDIO_WARM_CACHES=0 skips this (the tests do).
 WARM_CALLS = ("methods.guide.evaluate:warm_cache", "methods.selective_amnesia.train:warm_cache")
 # (Also running each method once on two steps, to build its kernels before the visitor's run, saved nothing measurable
-# beyond this loading: 3 samples a method, benchmarks/warm_up.py in commit 90bda4e. It was removed.)
+# beyond this loading: 2 samples a method, benchmarks/warm_up.py in commit 90bda4e. It was removed.)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The server's light actions (gallery pages, sliders) come first on 2 cores, but not so far first that a busy page
 # starves the run: at 5 the worker keeps about a quarter of a core that the server also wants (10 would leave it a tenth).

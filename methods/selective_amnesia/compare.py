@@ -13,15 +13,14 @@ import torch
 from ..backends import GeneratorBackend
 from ..runtime import (AttackReport, CancelFn, MetricRow, ProgressFn, RunResult, report_progress, save_attack, save_run,
                        subrange, to_uint8)
-from ..runtime.cache import CACHE_ROOT, cached_tensors, weights_key
 from ..judges.clip import DEFAULT_CLIP, JudgeUnavailable, clip_judge
 from .attack import latent_attack, seed_search_attack
 from .config import ATTACK_BUDGET, AmnesiaConfig, model_kind
+from .gallery import GALLERY_SEED, concept_grid, original_concept_grid
 from .evaluate import evaluate, evaluate_original, image_similarity, prompt_verdict, surrogate_fit, verdict
 from .train import run
 
 COLUMNS = ["before", "after"]
-GALLERY_SEED = 2024
 
 
 def forget_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, out_dir: Optional[Path] = None,
@@ -91,25 +90,6 @@ def _digit_rows(forget: str, evals: list[dict], seconds: list, attack: Optional[
         rows.append(MetricRow(f"recovery attack: searched latents the judge calls a {f} (P >= 0.5), of {attack.n}",
                               (attack.recovered_original, attack.recovered_unlearned, *pad), expert="latent attack"))
     return rows + [MetricRow("time: Fisher + forgetting (s)", tuple(seconds))]
-
-
-@torch.no_grad()
-def concept_grid(backend: GeneratorBackend, n_show: int = 8) -> dict[str, np.ndarray]:
-    """``n_show`` samples of every concept on the gallery's fixed latents (the same for every model): {concept: uint8}."""
-    z = backend.sample_latents(n_show, GALLERY_SEED)
-    n_concepts = len(backend.conditions)
-    # one render for every concept (a diffusion sampler's per-step overhead is paid once)
-    images = to_uint8(backend.render(z.repeat(n_concepts, *([1] * (z.dim() - 1))),
-                                     torch.arange(n_concepts).repeat_interleave(n_show)))
-    return {name: images[i * n_show:(i + 1) * n_show] for i, name in enumerate(backend.conditions)}
-
-
-def original_concept_grid(backend: GeneratorBackend, n_show: int = 8) -> dict[str, np.ndarray]:
-    """:func:`concept_grid` of a model every run starts from (a run's "before", which a tab shows before any run),
-    cached on disk by its weights: the DDPM's takes seconds and is the same for every run."""
-    path = CACHE_ROOT / "galleries" / f"{backend.name}-{weights_key(backend.module)}-{n_show}-{GALLERY_SEED}.safetensors"
-    grid = cached_tensors(path, lambda: {k: torch.from_numpy(v) for k, v in concept_grid(backend, n_show).items()})
-    return {name: grid[name].numpy() for name in backend.conditions}
 
 
 def forget_prompt_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, out_dir: Optional[Path] = None,

@@ -138,7 +138,8 @@ def model_kind(model: str) -> str:
 # DDPM: 150 steps at lr 1e-3 forget (P(0) 0.10) but keep digits 1-9 less well than 1500 (89% vs 93%; lowest digit 77%
 # vs 85%); lr 2e-3 kept them worse (84-87%). Its quick run measures 40 samples a class (the measure, 50 DDIM steps
 # a sample, took 40% of the run at 60), the full run 200; the original's side of the measure, its Fisher and its replay
-# buffer are cached on disk (a stand-by worker fills them: spaces/worker.py).
+# buffer are cached on disk (a stand-by worker fills them: spaces/worker.py). Its quick run took 20.7-25.0 s in the app's
+# worker (benchmarks/click_to_verdict.py, 2026-12-01): 150 steps at CPU_COST's 0.13 s plus about 7 s of measuring.
 MODEL_PRESETS: dict[str, dict[str, Preset]] = {
     "digits-cvae": {
         "quick": Preset("quick", "Quick", settings={"steps": 1000, "lr": 5e-4},
@@ -147,7 +148,7 @@ MODEL_PRESETS: dict[str, dict[str, Preset]] = {
     },
     "digits-ddpm": {
         "quick": Preset("quick", "Quick", settings={"steps": 150},
-                        options={"eval_per_class": 40, "attack": False, "compare_baseline": False}, fixed_s=14.0),
+                        options={"eval_per_class": 40, "attack": False, "compare_baseline": False}, fixed_s=7.0),
         # no baseline by default: a second 1500-step fine-tune would pass the Space's 5-minute budget
         "full": Preset("full", "Full", options={"eval_per_class": 200, "attack": True, "compare_baseline": False}),
     },
