@@ -49,10 +49,10 @@ def build_app() -> gr.Blocks:
     return demo
 
 
-# Gradio's queue looks for work every 1 ms while it has none, and for progress to send every 10 ms: about 6% of a core
-# on an idle Space, and each wake-up takes a core from a training run's threads for a moment. At 20 ms and 100 ms
-# (Gradio's own values on Windows are 50 and 100 ms) an event starts at most 20 ms later and a progress bar moves
-# ten times a second.
+# Gradio's queue looks for work every 1 ms while it has none, and for progress to send every 10 ms: about a tenth
+# of a core on an idle Space (benchmarks/server_noise.py), and each wake-up takes a core from a training run's threads
+# for a moment. At 20 ms and 100 ms (Gradio's own values on Windows are 50 and 100 ms) an event starts at most 20 ms
+# later and a progress bar moves ten times a second.
 QUEUE_POLL_S, PROGRESS_POLL_S = 0.02, 0.1
 
 

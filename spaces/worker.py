@@ -82,12 +82,12 @@ class Job:
 
 def _plain(value: Any) -> Any:
     """``value`` with every str subclass made a plain str, inside tuples, lists and dicts. Gradio hands file paths over
-    as its own str subclass: unpickling one made the worker import Gradio, 2.8 s of an Identity run."""
+    as its own str subclass: unpickling one makes the worker import Gradio (benchmarks/server_noise.py)."""
     if isinstance(value, str):
         return str(value)
-    if isinstance(value, (tuple, list)):
+    if type(value) in (tuple, list):  # exactly: a named tuple's constructor takes fields, not one iterable
         return type(value)(_plain(v) for v in value)
-    if isinstance(value, dict):
+    if type(value) is dict:
         return {_plain(k): _plain(v) for k, v in value.items()}
     return value
 

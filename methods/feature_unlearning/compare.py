@@ -121,4 +121,3 @@ def _probe_rows(backend: GeneratorBackend, unlearned: GeneratorBackend, directio
         MetricRow("probe: judge's held-out balanced accuracy (0.5 = chance; few labels make a weak judge)",
                   (accuracy if accuracy is not None else "too few labels to hold out", "", "")),
     ]
-

@@ -152,4 +152,3 @@ def metric_rows(reports: dict[str, dict[str, Any]]) -> list[MetricRow]:
         MetricRow("identity loss", each(lambda r: r["identity_loss"].split(" (")[0]
                                         + (" (no weights here)" if "not available" in r["identity_loss"] else ""))),
     ]
-

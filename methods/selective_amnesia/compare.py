@@ -174,4 +174,3 @@ def forget(backend: GeneratorBackend, config: AmnesiaConfig, **kwargs) -> RunRes
     """The tab's entry point: prompts for an open-vocabulary model, classes otherwise."""
     compare = forget_prompt_and_compare if backend.open_vocabulary else forget_and_compare
     return compare(backend, config, **kwargs)
-

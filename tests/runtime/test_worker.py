@@ -98,6 +98,7 @@ def test_a_refusal_inside_the_run_comes_back_in_plain_words(tmp_path):
 
 def test_a_job_reaches_the_worker_without_gradio_types():
     """Gradio's file paths are a str subclass; pickled as such, the worker imports Gradio to read them (seconds)."""
+    import collections
     import pickle
 
     from gradio.utils import NamedString
@@ -109,3 +110,5 @@ def test_a_job_reaches_the_worker_without_gradio_types():
     again = pickle.loads(data)
     assert again.args[1] == "/tmp/photo.png" and type(again.args[1]) is str
     assert again.kwargs["extra_photos"] == ["/tmp/b.png"] and again.kwargs["options"]["path"] == "/tmp/c.png"
+    size = collections.namedtuple("Size", "width height")(64, 64)  # a named tuple is passed on as it is
+    assert Job(sa.forget, (size,)).args[0] is size
