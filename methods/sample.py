@@ -1,7 +1,8 @@
 """Sample images from a registered generator or from a directory a method of this suite wrote.
 
 ``python -m methods.sample --generator NAME_OR_DIR --latents Z.npy --out OUT.npz``
-writes ``images`` as uint8 (n, H, W, 3) (and ``latents``).
+writes ``images`` as uint8 (n, H, W, 3) (and ``latents``). A text-to-image model takes ``--prompt``:
+``python -m methods.sample --generator emoji-sd --prompt "a cat" --n 32 --seed 7 --out X.npz``.
 """
 from __future__ import annotations
 
@@ -47,18 +48,30 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--n", type=int, help="sample n latents from the prior instead of --latents")
     p.add_argument("--seed", type=int, default=0, help="seed for --n")
     p.add_argument("--condition", help="the concept to sample, for a conditional generator (e.g. 3)")
+    p.add_argument("--prompt", help="the prompt, for a text-to-image generator (e.g. 'a cat' for emoji-sd)")
+    p.add_argument("--guidance-scale", type=float, help="classifier-free guidance, text-to-image only (default: the model's)")
+    p.add_argument("--steps", type=int, help="sampler steps, text-to-image only (default: the model's)")
     p.add_argument("--out", required=True, type=Path, help="output .npz")
     args = p.parse_args(argv)
     use_all_cores()
     try:
         generator = load_generator(args.generator)
+        condition = args.condition
+        if generator.open_vocabulary:
+            if args.prompt is None:
+                raise ValueError(f"'{args.generator}' draws from a prompt: give --prompt")
+            settings = {k: v for k, v in (("guidance_scale", args.guidance_scale), ("sample_steps", args.steps)) if v is not None}
+            prompt = generator.check_prompt(args.prompt)
+            generator, condition = generator.with_conditions([prompt], **settings), prompt
+        elif args.prompt is not None:
+            raise ValueError(f"'{args.generator}' does not take a prompt (--condition picks a concept)")
         if args.latents is not None:
             latents = np.load(args.latents)
         elif args.n is not None and 0 < args.n <= 100_000:
             latents = generator.sample_latents(args.n, args.seed).flatten(1).numpy()
         else:
             raise ValueError("give --latents Z.npy or --n N (1..100000)")
-        images = sample_images(generator, latents, args.condition)
+        images = sample_images(generator, latents, condition)
     except (BackendError, ValueError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import gradio as gr
 
 from methods import selective_amnesia as sa
 from methods.backends import BackendError, GeneratorRef, load_generator
-from methods.backends.stable_diffusion import DEFAULT_MODEL, StableDiffusionBackend
+from methods.backends.stable_diffusion import DEFAULT_MODEL, StableDiffusionBackend, check_prompt
 from methods.runtime import RunResult, gpu_available
 from methods.runtime.config import check_cpu_budget
 from spaces.common import (
@@ -30,12 +30,15 @@ from spaces.common import (
 )
 from spaces.models import clip_judge_model, offered_models, resolve_model
 
-SD = "stable-diffusion"
+SD, EMOJI = "stable-diffusion", "emoji-sd"
 MODELS = {"digits cVAE (offline)": "digits-cvae", "digits diffusion, DDPM (offline)": "digits-ddpm",
-          "Stable Diffusion (needs a GPU)": SD}
+          "emoji-sd: type a prompt (text-to-image, offline)": EMOJI, "Stable Diffusion (needs a GPU)": SD}
+PROMPT_KINDS = (EMOJI, SD)
 DEFAULT_MODEL_KIND = MODELS[list(MODELS)[0]]
-MODEL_INFO = ("The digits models were trained here on scikit-learn's digits. Stable Diffusion: a model from the "
-              "operator's list (downloads weights, needs a GPU).")
+MODEL_INFO = ("The digits models and emoji-sd (a small text-to-image model in Stable Diffusion's layout, 35 emoji "
+              "concepts) were trained here. Stable Diffusion: a model from the operator's list (needs a GPU).")
+EMOJI_CONCEPTS = StableDiffusionBackend.concepts_of(EMOJI)
+EMOJI_PROMPTS = list(EMOJI_CONCEPTS.prompts.values()) if EMOJI_CONCEPTS else []
 MAX_PARAPHRASES = 4  # the seed-search attack's rewordings of the forgotten prompt
 CPU_PARAMETER_LIMIT = 50_000_000  # a real SD UNet (860 M) is refused on a CPU; small local pipelines run
 CLASSES = [str(i) for i in range(10)]
@@ -90,15 +93,18 @@ def build() -> None:
             with gr.Group(visible=False) as sd_box:
                 offered = list(offered_models())
                 sd_model = gr.Dropdown(offered, value=offered[0] if offered else None, label="Stable Diffusion model",
-                                       elem_id="sa-sd-model", allow_custom_value=True)  # resolve_model decides
-                forget_prompt = gr.Textbox("Brad Pitt", label="Prompt to forget", elem_id="sa-forget-prompt")
-                surrogate_prompt = gr.Textbox("a middle-aged man", label="Surrogate prompt", elem_id="sa-surrogate-prompt")
-                replay = gr.Textbox("\n".join(sa.SD_REPLAY_PROMPTS), lines=4, label="Replay prompts — concepts to keep, one per line")
+                                       elem_id="sa-sd-model", allow_custom_value=True, visible=False)  # resolve_model decides
+                # dropdowns of what the model knows, open to typing: a typed prompt is checked in plain words
+                forget_prompt = gr.Dropdown(EMOJI_PROMPTS, value="a cat", label="Prompt to forget", allow_custom_value=True,
+                                            elem_id="sa-forget-prompt")
+                surrogate_prompt = gr.Dropdown(EMOJI_PROMPTS, value="a dog", label="Surrogate prompt — what it draws instead",
+                                               allow_custom_value=True, elem_id="sa-surrogate-prompt")
+                replay = gr.Textbox("", lines=4, label="Replay prompts — concepts to keep, one per line", visible=False)
                 train_method = gr.Radio(list(sa.TRAIN_METHODS), value=Config.default("train_method"), label="Fine-tuned weights (train_method)",
                                         info="xattn: cross-attention only (cheapest)")
                 paraphrases = gr.Textbox("", lines=2, label="Rewordings the recovery attack also tries, one per line",
                                          info=f"At most {MAX_PARAPHRASES}. Judged by CLIP ({clip_judge_model()}), zero-shot: "
-                                              "the forgotten prompt against the surrogate.", elem_id="sa-paraphrases")
+                                              "the forgotten prompt against the surrogate.", elem_id="sa-paraphrases", visible=False)
             with gr.Row():
                 run_btn = gr.Button("Forget", variant="primary", elem_id="sa-run")
                 stop_btn = gr.Button("Cancel", variant="stop")
@@ -141,13 +147,15 @@ def build() -> None:
                                    elem_id="sa-metrics")
             downloads = gr.File(label="Downloads: the forgotten model and its report", file_count="multiple",
                                 interactive=False)
-    model.change(model_defaults, [model], [lmbda, steps, forget, surrogate, sd_box, sd_model, preset, before, after],
+    model.change(model_defaults, [model], [lmbda, steps, forget, surrogate, sd_box, sd_model, preset, before, after,
+                                           forget_prompt, surrogate_prompt, replay, paraphrases, train_method, with_attack,
+                                           with_baseline],
                  api_visibility=PRIVATE)
     preset.change(preset_settings, [model, preset], [lmbda, steps, with_attack, with_baseline], api_visibility=PRIVATE,
                   show_progress="hidden")
     for button in example_buttons:
         button.click(show_example, [button], [before, after, metrics, downloads, status, verdict, extra_title, extra, model,
-                                              forget, surrogate],
+                                              forget, surrogate, forget_prompt, surrogate_prompt],
                      api_visibility=PRIVATE, show_progress="hidden")
     SLOT.wire(run_btn, stop_btn, forget_concept,
               [model, forget, surrogate, lmbda, gamma, steps, seed, sd_model, forget_prompt, surrogate_prompt, replay, train_method,
@@ -167,9 +175,13 @@ def _preset_seconds(kind: str):
 
 @functools.lru_cache(maxsize=None)
 def _before_grid(kind: str):
-    """The original model's samples of every class (the run's "before", shown before any run)."""
+    """The original model's samples (the run's "before", shown before any run): every digit; emoji-sd's from its
+    first precomputed example (no pipeline is loaded in the server)."""
     if kind == SD:
         return None
+    if kind == EMOJI:
+        shown = [r for r, extra in precomputed_examples("amnesia").values() if extra["inputs"].get("model") == EMOJI]
+        return labelled_rows(shown[0].galleries["before"], tile=48, label_width=150) if shown else None
     grid = sa.original_concept_grid(load_generator(kind))
     return labelled_rows(grid, tile=36, label_width=110)
 
@@ -180,11 +192,19 @@ def model_defaults(model: str):
     presets = sa.presets_for(kind)
     first = next(iter(presets))
     config = _preset_config(kind, first)
-    prompts = kind == SD
+    prompts, hub = kind in PROMPT_KINDS, kind == SD
+    suggestions = EMOJI_PROMPTS if kind == EMOJI else []
+    options = presets[first].options
     return (gr.Slider(value=config.lmbda), gr.Slider(value=config.steps), gr.Dropdown(visible=not prompts),
-            gr.Dropdown(visible=not prompts), gr.Group(visible=prompts), gr.Dropdown(choices=list(offered_models())),
+            gr.Dropdown(visible=not prompts), gr.Group(visible=prompts),
+            gr.Dropdown(choices=list(offered_models()), visible=hub),
             gr.Radio(choices=preset_choices(presets, _preset_seconds(kind)), value=first),
-            _before_grid(kind) if kind in MODELS.values() else None, None)
+            _before_grid(kind) if kind in MODELS.values() else None, None,
+            gr.Dropdown(choices=suggestions, value="a cat" if kind == EMOJI else "Brad Pitt"),
+            gr.Dropdown(choices=suggestions, value="a dog" if kind == EMOJI else "a middle-aged man"),
+            gr.Textbox(value="" if kind == EMOJI else "\n".join(sa.SD_REPLAY_PROMPTS), visible=hub),
+            gr.Textbox(visible=hub), gr.Radio(value=config.train_method),
+            gr.Checkbox(value=options.get("attack", False)), gr.Checkbox(value=options.get("compare_baseline", False)))
 
 
 @user_errors
@@ -207,6 +227,9 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
     if model not in MODELS:
         raise ValueError("unknown model: pick one from the list")
     settings = Config.checked_inputs(lmbda=lmbda, gamma=gamma, steps=steps, seed=seed)  # the rest: the model's defaults
+    if MODELS[model] == EMOJI:
+        return _forget_emoji(forget_prompt, surrogate_prompt, train_method, settings, preset, bool(with_attack),
+                             bool(with_baseline), request, progress)
     if MODELS[model] == SD:
         return _forget_prompt(sd_model, forget_prompt, surrogate_prompt, replay, train_method, settings, request, progress,
                               bool(with_attack), paraphrases)
@@ -222,13 +245,19 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
     return _digit_outputs(result, config.forget, f"Done: forgot '{config.forget}' → {surrogate} in {result.report['wall_s']:.1f} s.")
 
 
-@user_errors(status=4, n_outputs=11)
+@user_errors(status=4, n_outputs=13)
 def show_example(title: str):
     """A precomputed example: its result at once, and the inputs that made it."""
     result, extra = precomputed_examples("amnesia")[title]
     inputs = extra["inputs"]
+    if inputs.get("model") == EMOJI:
+        shown = _emoji_outputs(result, inputs["forget"], example_status("Forget"))
+        label = next(k for k, v in MODELS.items() if v == EMOJI)
+        return (*shown[:5], example_verdict(result, extra), *shown[6:], label, gr.skip(), gr.skip(), inputs["forget"],
+                inputs["surrogate"])
     shown = _digit_outputs(result, inputs["forget"], example_status("Forget"))
-    return (*shown[:5], example_verdict(result, extra), *shown[6:], list(MODELS)[0], inputs["forget"], inputs["surrogate"])
+    return (*shown[:5], example_verdict(result, extra), *shown[6:], list(MODELS)[0], inputs["forget"], inputs["surrogate"],
+            gr.skip(), gr.skip())
 
 
 def _digit_outputs(result: RunResult, forget: str, status: str):
@@ -282,6 +311,34 @@ def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, rep
     return (*_grids(result, short, tile=96, label_width=190),
             result_table(result, "metric (no classifier offline: change and cost)"),
             [str(f) for f in result.files], done, f"**{result.verdict}**", *_extra_rows(result, short, "prompt"))
+
+
+def _forget_emoji(forget_prompt: Any, surrogate_prompt: Any, train_method: str, settings: dict[str, Any], preset: str,
+                  with_attack: bool, with_baseline: bool, request: gr.Request, progress: Any):
+    """emoji-sd: a typed prompt is checked against what the model knows before the run queues; judged by the model's
+    own judge (a classifier trained on other drawings)."""
+    forget = check_prompt(forget_prompt, "forget", EMOJI_CONCEPTS)
+    surrogate = check_prompt(surrogate_prompt, "surrogate", EMOJI_CONCEPTS)
+    chosen = chosen_preset(sa.presets_for(EMOJI), preset)
+    if train_method not in sa.TRAIN_METHODS:
+        raise ValueError(f"train_method must be one of: {', '.join(sa.TRAIN_METHODS)}")
+    config = Config.for_model(EMOJI, chosen, forget=forget, surrogate=surrogate, train_method=train_method, **settings)
+    config.check_concepts(EMOJI_CONCEPTS)
+    estimate = config.cpu_seconds(EMOJI, chosen, with_attack, with_baseline)
+    check_cpu_budget(estimate, gpu_available())
+    options = {**chosen.options, "attack": with_attack, "compare_baseline": with_baseline}
+    result = SLOT.run(request, progress, sa.forget, GeneratorRef(SD, source=EMOJI), config, **options, estimate_s=estimate)
+    return _emoji_outputs(result, forget, f"Done: forgot '{forget}' → '{surrogate}' in {result.report['wall_s']:.1f} s.")
+
+
+def _emoji_outputs(result: RunResult, forget: str, status: str):
+    """emoji-sd's before/after rows (the forgotten prompt marked), the judge's table, downloads, status, verdict,
+    the baseline's and the attack's rows."""
+    mark = {k: (f"{k} (forgotten)" if k == forget else k) for k in result.galleries["before"]}
+    width = ["52%"] + [f"{48 // len(result.columns)}%"] * len(result.columns)
+    return (*_grids(result, mark, tile=48, label_width=180),
+            result_table(result, "metric (the emoji judge)", column_widths=width),
+            [str(f) for f in result.files], status, f"**{result.verdict}**", *_extra_rows(result, mark, "prompt"))
 
 
 def _grids(result: RunResult, labels: dict[str, str], tile: int, label_width: int):

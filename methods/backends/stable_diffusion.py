@@ -12,15 +12,23 @@ import gzip
 import importlib.util
 import json
 import re
+import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
 from torch import nn
 
+from ..datasets.emoji import concept_in, prompt_for
 from .base import BackendError, GeneratorBackend, register
 
 DEFAULT_MODEL = "CompVis/stable-diffusion-v1-4"
+EMOJI_SD_DIR = Path(__file__).resolve().parents[2] / "assets" / "emoji-sd"  # trained by scripts/train_emoji_sd.py
+# Pipelines shipped in the repository, loadable by name offline (the same loading as any local diffusers folder).
+LOCAL_MODELS: dict[str, Path] = {"emoji-sd": EMOJI_SD_DIR}
+CONCEPTS_FILE = "concepts.json"  # a closed-vocabulary model's concepts, groups and prompt templates
+MAX_PROMPT_CHARS = 300
 PROVENANCE_FILE = "unlearning_studio.json"
 HUB_ID = re.compile(r"^[\w.-]{1,96}/[\w.-]{1,96}$")  # owner/name, as the Hub allows them
 CLIP_MAX_TOKENS = 77  # including the start and end tokens
@@ -35,10 +43,11 @@ class StableDiffusionBackend(GeneratorBackend):
     image_size = 512
 
     def __init__(self, module: nn.Module, config: Optional[dict[str, Any]] = None, pipeline: Any = None,
-                 conditions: Optional[list[str]] = None) -> None:
+                 conditions: Optional[list[str]] = None, concepts: Optional["ConceptList"] = None) -> None:
         super().__init__(module, config)
         self.pipeline = pipeline
         self.conditions = list(conditions or [])
+        self.concepts = concepts  # a closed-vocabulary model's known concepts (None: any prompt CLIP reads)
         self.config.setdefault("resolution", self.default_resolution)
         self.config.setdefault("sample_steps", 50)
         self.config.setdefault("guidance_scale", 7.5)
@@ -58,6 +67,8 @@ class StableDiffusionBackend(GeneratorBackend):
     @classmethod
     def claims(cls, name_or_dir: str | Path) -> bool:
         """A diffusers pipeline folder, or a Hub id such as ``CompVis/stable-diffusion-v1-4``."""
+        if str(name_or_dir) in LOCAL_MODELS:
+            return True
         path = Path(name_or_dir)
         if path.is_dir():
             return (path / "model_index.json").is_file()
@@ -72,17 +83,21 @@ class StableDiffusionBackend(GeneratorBackend):
 
         diffusers_logging.set_verbosity_error()  # progress bars and the safety-checker notice (see the README)
         diffusers_logging.disable_progress_bar()
+        source = model_source(model)
         try:
-            pipeline = StableDiffusionPipeline.from_pretrained(str(model), torch_dtype=dtype, safety_checker=None,
-                                                               requires_safety_checker=False, use_safetensors=True)
+            pipeline = StableDiffusionPipeline.from_pretrained(str(source), torch_dtype=dtype, safety_checker=None,
+                                                               requires_safety_checker=False, use_safetensors=True,
+                                                               local_files_only=Path(source).is_dir())
         except Exception as exc:  # OSError offline, ValueError/EnvironmentError for a wrong folder
             raise _unavailable(model, exc) from exc
         if device is not None:
             pipeline.to(device)
-        provenance = Path(model) / PROVENANCE_FILE
+        provenance = Path(source) / PROVENANCE_FILE
         if provenance.is_file():
             config = {**json.loads(provenance.read_text()).get("config", {}), **config}
-        return cls.from_pipeline(pipeline, str(model), **config)
+        backend = cls.from_pipeline(pipeline, str(model), **config)
+        backend.concepts = ConceptList.read(Path(source) / CONCEPTS_FILE)
+        return backend
 
     @classmethod
     def unet_parameters(cls, model: str | Path) -> int:
@@ -90,8 +105,9 @@ class StableDiffusionBackend(GeneratorBackend):
         what a size and device check needs before a download."""
         from diffusers import UNet2DConditionModel
 
+        source = model_source(model)
         try:
-            config = UNet2DConditionModel.load_config(str(model), subfolder="unet")
+            config = UNet2DConditionModel.load_config(str(source), subfolder="unet", local_files_only=Path(source).is_dir())
         except Exception as exc:  # offline, a missing repository or folder
             raise _unavailable(model, exc) from exc
         with torch.device("meta"):
@@ -119,7 +135,7 @@ class StableDiffusionBackend(GeneratorBackend):
     def with_conditions(self, prompts: list[str], **config: Any) -> "StableDiffusionBackend":
         """The same weights with ``prompts`` as the concepts (condition ``i`` = ``prompts[i]``) and ``config``
         (``resolution``, ``sample_steps``, ``guidance_scale``) overriding this one's."""
-        return type(self)(self.module, {**self.config, **config}, self.pipeline, prompts)
+        return type(self)(self.module, {**self.config, **config}, self.pipeline, prompts, self.concepts)
 
     def trainable_copy(self) -> "StableDiffusionBackend":
         clone = copy.deepcopy(self.module)
@@ -127,7 +143,7 @@ class StableDiffusionBackend(GeneratorBackend):
         components = {**self.pipeline.components, "unet": clone}
         pipeline = type(self.pipeline)(**components)
         pipeline.set_progress_bar_config(disable=True)
-        return type(self)(clone, self.config, pipeline, self.conditions)
+        return type(self)(clone, self.config, pipeline, self.conditions, self.concepts)
 
     def copy_to(self, device: torch.device | str) -> "StableDiffusionBackend":
         """A pipeline is loaded for each run (never cached and shared), so the run may move its own."""
@@ -144,6 +160,19 @@ class StableDiffusionBackend(GeneratorBackend):
     def count_tokens(self, prompt: str) -> int:
         """Tokens of ``prompt`` including start/end; CLIP reads at most 77."""
         return len(self.pipeline.tokenizer(prompt, truncation=False).input_ids)
+
+    def check_prompt(self, prompt: Any, what: str = "") -> str:
+        """``prompt`` tidied, or ValueError in plain words (see :func:`check_prompt`); then the text encoder's length."""
+        prompt = check_prompt(prompt, what, self.concepts)
+        if self.count_tokens(prompt) > int(self.pipeline.tokenizer.model_max_length):
+            raise ValueError(f"the {what} prompt is too long: the text encoder reads at most 75 tokens (about 50 words)")
+        return prompt
+
+    @classmethod
+    def concepts_of(cls, model: str | Path) -> Optional["ConceptList"]:
+        """A model's known concepts from its folder (no weights are read); None for an open-vocabulary model."""
+        source = model_source(model)
+        return ConceptList.read(Path(source) / CONCEPTS_FILE) if Path(source).is_dir() else None
 
     @torch.no_grad()
     def embed(self, prompts: list[str]) -> torch.Tensor:
@@ -189,6 +218,72 @@ class StableDiffusionBackend(GeneratorBackend):
                   "base_model": self.config.get("model"), "provenance": provenance or {}}
         (directory / PROVENANCE_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n")
         return [directory / PROVENANCE_FILE] + sorted(f for f in (directory / "unet").glob("*") if f.is_file())
+
+
+def check_prompt(prompt: Any, what: str = "", concepts: Optional["ConceptList"] = None) -> str:
+    """``prompt`` with its spaces tidied, or ValueError in plain words: empty, too long, control or formatting
+    characters, or (``concepts``: a closed-vocabulary model) a word the model never learnt, with what it knows.
+    Needs no model: a tab checks a visitor's prompt before a run queues."""
+    label = f"the {what} prompt" if what else "the prompt"
+    known = f" {concepts.known()}" if concepts else ""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError(f"{label} is empty.{known}")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise ValueError(f"{label} is too long: at most {MAX_PROMPT_CHARS} characters.{known}")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") for ch in prompt):
+        raise ValueError(f"{label} has control or formatting characters: type plain words.{known}")
+    prompt = " ".join(prompt.split())
+    if concepts is not None:
+        unknown = [w for w in prompt.lower().split() if w not in concepts.vocabulary]
+        if unknown:
+            shown = ", ".join(f"'{w[:20]}'" for w in unknown[:3])
+            raise ValueError(f"{label} has words this model never learnt ({shown}).{known}")
+    return prompt
+
+
+def model_source(model: str | Path) -> str | Path:
+    """Where a model's files are: a shipped pipeline's folder for its registered name, else the id or folder itself."""
+    return LOCAL_MODELS.get(str(model), model)
+
+
+@dataclass(frozen=True)
+class ConceptList:
+    """A closed-vocabulary model's concepts (``concepts.json`` beside its pipeline): names, neighbour groups, the
+    canonical prompt of each and the caption templates it learnt; ``vocabulary``: every word those captions use."""
+
+    names: tuple[str, ...]
+    groups: dict[str, str]
+    prompts: dict[str, str]
+    templates: tuple[str, ...]
+    vocabulary: frozenset[str]
+    judge: Optional[str] = None  # the independent judge that ships with the model (a folder name under assets/)
+
+    @classmethod
+    def read(cls, path: Path) -> Optional["ConceptList"]:
+        if not path.is_file():
+            return None
+        record = json.loads(path.read_text())
+        items = record["concepts"]
+        templates = tuple(record.get("templates", ())) + tuple(record.get("held_out_templates", ()))
+        words = {w for c in items for t in templates for w in prompt_for(c["name"], t).split()}
+        words |= {w for c in items for w in c["prompt"].split()}
+        return cls(tuple(c["name"] for c in items), {c["name"]: c["group"] for c in items},
+                   {c["name"]: c["prompt"] for c in items}, templates, frozenset(words), record.get("judge"))
+
+    def concept_of(self, prompt: str) -> Optional[str]:
+        """The one known concept a prompt names ("a picture of a cat" -> "cat"); None for none or several."""
+        return concept_in(prompt, self.names)
+
+    def neighbours(self, name: str) -> list[str]:
+        """The other concepts of ``name``'s group (what forgetting it is most likely to damage)."""
+        return [n for n in self.names if n != name and self.groups[n] == self.groups[name]]
+
+    def rewordings(self, name: str) -> list[str]:
+        """Every caption template's prompt for ``name`` (the recovery attack's rewordings)."""
+        return list(dict.fromkeys(prompt_for(name, t) for t in self.templates))
+
+    def known(self) -> str:
+        return "This model knows: " + ", ".join(self.names) + " (e.g. 'a cat')."
 
 
 def _unavailable(model: str | Path, exc: Exception) -> BackendError:

@@ -35,6 +35,10 @@ class ClipJudge:
     model: Any  # transformers.CLIPModel
     tokenizer: Any
 
+    def describe(self, prompt: str, alternative: str) -> str:
+        """What the judge's call is, for a report."""
+        return f"CLIP zero-shot ({self.name}): '{prompt}' against '{alternative}', P >= 0.5"
+
     @torch.no_grad()
     def probability(self, images: torch.Tensor, prompt: str, alternative: str) -> np.ndarray:
         """P(``prompt``) against ``alternative`` for images (N, 3, H, W) in [-1, 1]: CLIP's softmax over the two."""

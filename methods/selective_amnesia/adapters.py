@@ -5,6 +5,8 @@ space). A new kind of conditional generator is one subclass of :class:`AmnesiaAd
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Optional
@@ -200,6 +202,7 @@ class StableDiffusionAdapter(_BufferedDiffusionAdapter):
         self.fisher_conditions = [i for i in range(len(backend.conditions)) if i != 0]  # the replay set: not the forgotten
         self.cache_tag = "|".join([self.train_method, *backend.conditions[1:], str(self.buffer_size)])
         self._embeddings = backend.embed(backend.conditions)
+        self._weights_key: Optional[str] = None
 
     def trainable_names(self, module: nn.Module) -> list[str]:
         names = [k for k, _ in module.named_parameters()]
@@ -209,9 +212,21 @@ class StableDiffusionAdapter(_BufferedDiffusionAdapter):
             return [k for k in names if "attn2" not in k and "time_emb" not in k]
         return names
 
+    def _buffer_cache(self, c: int) -> Optional[Path]:
+        # the draw depends only on the weights, the prompt and the sampler (its seed follows the prompt, not its place
+        # in this run's list): the same for every run that replays this prompt
+        if self._weights_key is None:
+            self._weights_key = weights_key(self.backend.module)
+        cfg = self.backend.config
+        digest = hashlib.sha256(json.dumps([self.backend.conditions[c], self.buffer_size, cfg["sample_steps"],
+                                            cfg["guidance_scale"], self.backend.image_size]).encode()).hexdigest()[:16]
+        return CACHE_ROOT / "buffers" / f"{self.backend.name}-{self._weights_key}-{digest}.safetensors"
+
     def _draw(self, c: int, n: int) -> torch.Tensor:
-        noise = self.backend.sample_latents(n, 7919 + c)
-        return self.backend.decode(noise, torch.full((n,), c), output_type="latent").float().cpu()
+        noise = self.backend.sample_latents(n, prompt_seed(self.backend.conditions[c]))
+        latents = [self.backend.decode(chunk, torch.full((len(chunk),), c), output_type="latent").float().cpu()
+                   for chunk in noise.split(self.config.render_batch)]
+        return torch.cat(latents)
 
     def _condition(self, c, device):
         return {"encoder_hidden_states": self._embeddings[c.cpu()].to(device)}
@@ -221,6 +236,11 @@ class StableDiffusionAdapter(_BufferedDiffusionAdapter):
         side = self.backend.image_size
         images = torch.rand((n, 3, side, side), generator=generator) * 2 - 1
         return self.backend.encode_images(images).float().cpu()
+
+
+def prompt_seed(prompt: str) -> int:
+    """The seed a prompt's buffer is drawn from (stable across runs and processes)."""
+    return 7919 + int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16) % 1_000_000
 
 
 ADAPTERS = {"digits-cvae": CVAEAdapter, "digits-ddpm": DDPMAdapter, "stable-diffusion": StableDiffusionAdapter}

@@ -111,7 +111,8 @@ def seed_search_attack(original: GeneratorBackend, unlearned: GeneratorBackend, 
                        progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None
                        ) -> tuple[AttackReport, dict[str, np.ndarray]]:
     """``k_seeds`` seeds of the forgotten prompt and of each paraphrase, drawn by both models from the same initial
-    noise; an image is recovered when CLIP finds it closer to the forgotten prompt than to the surrogate (P >= 0.5).
+    noise; an image is recovered when the judge calls it the forgotten prompt (CLIP: closer to it than to the surrogate,
+    P >= 0.5; a model's own judge: P(its concept) >= 0.5).
     Returns the report and the attacked latents ({"latents.npy": (k_seeds, latent_dim), the initial noise every prompt
     was drawn from; the prompts, in order, are in the report's ``extra``)."""
     started = time.perf_counter()
@@ -134,9 +135,9 @@ def seed_search_attack(original: GeneratorBackend, unlearned: GeneratorBackend, 
         name="seed-search", objective=f"ask for '{forget}'" + (f" and {len(prompts) - 1} paraphrases" if len(prompts) > 1 else "")
         + f" with {k_seeds} seeds each, keep every image",
         budget={"seeds_per_prompt": k_seeds, "prompts": len(prompts), "seed": seed},
-        judge=f"CLIP zero-shot ({judge.name}): '{forget}' against '{alternative}', P >= {CLIP_RECOVERED_AT}",
+        judge=judge.describe(forget, alternative),
         recovered_original=recovered["original"], recovered_unlearned=recovered["unlearned"], n=n,
         seconds=round(time.perf_counter() - started, 1),
-        extra={"prompts": prompts, "clip_probability_original": probability["original"].round(4).tolist(),
-               "clip_probability_unlearned": probability["unlearned"].round(4).tolist()})
+        extra={"prompts": prompts, "judge_probability_original": probability["original"].round(4).tolist(),
+               "judge_probability_unlearned": probability["unlearned"].round(4).tolist()})
     return report, {"latents.npy": z.flatten(1).numpy().astype(np.float32)}

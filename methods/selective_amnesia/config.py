@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
 from ..backends import GeneratorBackend
+from ..backends.stable_diffusion import CONCEPTS_FILE, LOCAL_MODELS, ConceptList
 from ..runtime.config import BoundedConfig, CpuCost, Preset, bounded, choice
 
 TRAIN_METHODS = ("full", "xattn", "noxattn")
@@ -34,6 +35,7 @@ class AmnesiaConfig(BoundedConfig):
     samples_per_concept: int = bounded(8, 1, 1000, "Samples per concept")  # the original's samples per surrogate/replay prompt
     sample_steps: int = bounded(50, 1, 200, "Sampler steps")  # for the buffer and the galleries
     resolution: int = 0  # 0 = the model's own
+    render_batch: int = bounded(64, 1, 4096, "Images drawn per sampler batch")  # a GPU with SD at 512 px wants a few
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -51,7 +53,11 @@ class AmnesiaConfig(BoundedConfig):
         """The defaults for ``model`` (official values where they fit a 2-core CPU), then the ``preset``'s settings,
         then ``overrides``."""
         base = {k: v for k, v in asdict(cls()).items()}
-        base.update(MODEL_DEFAULTS.get(model_kind(model), {}))
+        kind = model_kind(model)
+        base.update(MODEL_DEFAULTS.get(kind, {}))
+        if kind in LOCAL_MODELS and "replay_prompts" not in overrides:
+            concepts = ConceptList.read(LOCAL_MODELS[kind] / CONCEPTS_FILE)  # replay every concept the model knows
+            base["replay_prompts"] = tuple(concepts.prompts.values()) if concepts else ()
         base.update(preset.settings if preset else {})
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
@@ -69,21 +75,24 @@ class AmnesiaConfig(BoundedConfig):
             raise ValueError("surrogate must be 'noise' or another concept than the forgotten one")
 
     def _validate_prompts(self, backend: GeneratorBackend) -> None:
-        def check_prompt(prompt: str, what: str) -> None:
-            if not isinstance(prompt, str) or not prompt.strip():
-                raise ValueError(f"the {what} prompt is empty")
-            if len(prompt) > 1000 or backend.count_tokens(prompt) > CLIP_MAX_TOKENS:
-                raise ValueError(f"the {what} prompt is too long: CLIP reads at most 75 tokens (about 50 words)")
-
-        check_prompt(self.forget, "forget")
+        backend.check_prompt(self.forget, "forget")
         if self.surrogate != "noise":
-            check_prompt(self.surrogate, "surrogate")
+            backend.check_prompt(self.surrogate, "surrogate")
             if self.surrogate.strip().lower() == self.forget.strip().lower():
                 raise ValueError("the surrogate prompt must differ from the prompt to forget")
         if not self.replay_prompts:
             raise ValueError("give at least one replay prompt (concepts to remember)")
         for prompt in self.replay_prompts:
-            check_prompt(prompt, "replay")
+            backend.check_prompt(prompt, "replay")
+        if backend.concepts is not None:
+            self.check_concepts(backend.concepts)
+
+    def check_concepts(self, concepts: ConceptList) -> None:
+        """A closed-vocabulary model: the forgotten prompt names exactly one concept it knows (what its judge counts)."""
+        if concepts.concept_of(self.forget) is None:
+            raise ValueError(f"name exactly one concept to forget, e.g. 'a cat'. {concepts.known()}")
+        if self.surrogate != "noise" and concepts.concept_of(self.surrogate) == concepts.concept_of(self.forget):
+            raise ValueError("the surrogate must be another concept than the one to forget")
 
     def cpu_seconds(self, model: str, preset: Optional[Preset] = None, with_attack: bool = False,
                     with_baseline: bool = False) -> float:
@@ -116,6 +125,10 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "digits-ddpm": {"lmbda": 10.0, "lr": 1e-3, "steps": 1500, "batch_size": 128, "fisher_samples": 500},
     "stable-diffusion": {"lmbda": 50.0, "lr": 1e-5, "steps": 1000, "batch_size": 4, "fisher_samples": 200,
                          "surrogate": "a middle-aged man", "replay_prompts": SD_REPLAY_PROMPTS},
+    # emoji-sd (trained here): every other concept is replayed; the sampler and rates chosen on development seeds
+    # (benchmarks/emoji_sd.py)
+    "emoji-sd": {"lmbda": 50.0, "lr": 2e-4, "steps": 300, "batch_size": 16, "fisher_samples": 200,
+                 "surrogate": "a dog", "samples_per_concept": 16, "sample_steps": 20, "train_method": "full"},
 }
 
 # benchmarks/selective_amnesia.py on the 2-core machine (slowest day): cVAE 10k steps x 256 in 67.6 s (Fisher 1 s);
@@ -130,7 +143,7 @@ def model_kind(model: str) -> str:
     """'stable-diffusion' for a Hub id or diffusers folder, else the name itself (for per-model defaults)."""
     from ..backends.stable_diffusion import StableDiffusionBackend
 
-    return "stable-diffusion" if model not in MODEL_DEFAULTS and StableDiffusionBackend.claims(model) else model
+    return "stable-diffusion" if model not in MODEL_DEFAULTS and StableDiffusionBackend.claims(model) else str(model)
 
 # Quick: the workshop default (cVAE about 15 s, DDPM about 45 s on 2 cores); full: the benchmarked defaults above.
 # Grids, forget 0 -> noise, judged by the digits classifier on 200 samples a class. cVAE: 1000 steps at lr 5e-4 forget
@@ -151,6 +164,13 @@ MODEL_PRESETS: dict[str, dict[str, Preset]] = {
                         options={"eval_per_class": 40, "attack": False, "compare_baseline": False}, fixed_s=7.0),
         # no baseline by default: a second 1500-step fine-tune would pass the Space's 5-minute budget
         "full": Preset("full", "Full", options={"eval_per_class": 200, "attack": True, "compare_baseline": False}),
+    },
+    "emoji-sd": {
+        "quick": Preset("quick", "Quick", settings={"steps": 100, "fisher_samples": 100},
+                        options={"eval_per_concept": 16, "others_limit": 6, "attack": False, "compare_baseline": False},
+                        fixed_s=8.0),
+        "full": Preset("full", "Full", options={"eval_per_concept": 32, "others_limit": None, "attack": True,
+                                                "compare_baseline": True}),
     },
 }
 

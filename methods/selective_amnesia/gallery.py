@@ -1,6 +1,8 @@
 """Every concept drawn on fixed latents: the before/after galleries of the Amnesia tab, and the original's, cached."""
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 
@@ -25,6 +27,8 @@ def concept_grid(backend: GeneratorBackend, n_show: int = 8) -> dict[str, np.nda
 def original_concept_grid(backend: GeneratorBackend, n_show: int = 8) -> dict[str, np.ndarray]:
     """:func:`concept_grid` of a model every run starts from (a run's "before", which a tab shows before any run),
     cached on disk by its weights: the DDPM's takes seconds and is the same for every run."""
-    path = CACHE_ROOT / "galleries" / f"{backend.name}-{weights_key(backend.module)}-{n_show}-{GALLERY_SEED}.safetensors"
+    # a prompt model's concepts and sampler settings are the run's
+    concepts = hashlib.sha256(("|".join(backend.conditions) + repr(sorted(backend.config.items()))).encode()).hexdigest()[:12]
+    path = CACHE_ROOT / "galleries" / f"{backend.name}-{weights_key(backend.module)}-{concepts}-{n_show}-{GALLERY_SEED}.safetensors"
     grid = cached_tensors(path, lambda: {k: torch.from_numpy(v) for k, v in concept_grid(backend, n_show).items()})
     return {name: grid[name].numpy() for name in backend.conditions}
