@@ -22,7 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("UNLEARNING_STUDIO_CACHE", tempfile.mkdtemp(prefix="emoji-bench-"))
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw
 
 from methods import selective_amnesia as sa
@@ -86,7 +85,7 @@ def part_model() -> dict:
         f"{res['unet']['steps']} steps of batch {res['unet']['batch']} in {res['unet']['train_min']} min on 2 CPU cores; "
         f"UNet {res['unet']['parameters'] / 1e6:.1f} M parameters, text encoder {training['text_encoder_parameters'] / 1e6:.2f} M. "
         "Loss curve: `emoji_sd_loss.png`.", "",
-        f"Judge (a CNN trained on Twemoji and on Noto under held-out augmentations): accuracy on held-out renders "
+        "Judge (a CNN trained on Twemoji and on Noto under held-out augmentations): accuracy on held-out renders "
         + ", ".join(f"{k} {v:.1%}" for k, v in judge_report["heldout_accuracy"].items()) + " (its ceiling).", "",
         f"The original model's samples, 32 per concept on held-out seeds ({res['sampler']['sample_steps']} DDIM steps, "
         f"guidance {res['sampler']['guidance_scale']}): the judge recognises the prompted concept in "

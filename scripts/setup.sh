@@ -2,6 +2,7 @@
 # Set up Unlearning Studio in ./.venv (idempotent: a second run only checks).
 #   bash scripts/setup.sh          runtime dependencies
 #   bash scripts/setup.sh --test   + pytest, playwright and Debian's chromium for the browser tests
+#   bash scripts/setup.sh --train  + what the training scripts' renders need (scripts/train_emoji_*.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
@@ -31,12 +32,22 @@ if [ "${1:-}" = "--test" ] && [ "$(cat "$stamp_test" 2>/dev/null)" != "$want_tes
   $PIP install --disable-pip-version-check -q -r requirements-dev.txt
   printf '%s' "$want_test" > "$stamp_test"
 fi
+if [ "${1:-}" = "--train" ]; then
+  $PIP install --disable-pip-version-check -q -r requirements-train.txt
+fi
 echo "setup: .venv ready"
 
-if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null; then
+apt_install() {
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
   else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
   fi
+}
+if [ "${1:-}" = "--train" ] && [ ! -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]; then
+  apt_install fonts-noto-color-emoji
+fi
+
+if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null; then
+  apt_install chromium
 fi

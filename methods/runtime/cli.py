@@ -19,3 +19,34 @@ def tqdm_progress(total: int, desc: str, unit: str) -> Iterator[ProgressFn]:
             bar.refresh()
 
         yield progress
+
+
+def eraser_arguments(prog: str, description: str):
+    """The arguments every eraser of a text-to-image model takes (UCE, ESD): the model, what to erase and into what,
+    the preset, the attack, the output folder."""
+    import argparse
+    from pathlib import Path
+
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--model", required=True, help="emoji-sd, a Stable Diffusion Hub id or a local pipeline folder")
+    p.add_argument("--forget", required=True, action="append",
+                   help="a prompt to erase (repeat, or separate with commas, to erase several at once: 'a cat, a dog')")
+    p.add_argument("--surrogate", help="what the erased prompts become (default: the method's)")
+    p.add_argument("--preset", choices=["quick", "full"], default="full")
+    p.add_argument("--attack", action="store_true", default=None, help="run the seed-search recovery attack (full: on)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True)
+    return p
+
+
+def split_prompts(values: list[str]) -> tuple[str, ...]:
+    """``--forget 'a cat, a dog' --forget 'a fish'`` -> ('a cat', 'a dog', 'a fish')."""
+    return tuple(p.strip() for v in values for p in v.split(",") if p.strip())
+
+
+def print_result(result, out) -> None:
+    """The verdict and where the files went, as the tab shows them."""
+    print(result.verdict)
+    for row in result.metrics:
+        print(f"  {row.name}: " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values))
+    print(f"wrote {out}")

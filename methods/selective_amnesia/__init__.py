@@ -8,8 +8,7 @@ Maximise  E_{q(x|c_f)}[ELBO(x|θ,c_f)] − λ Σ_i F_i (θ_i − θ*_i)² + γ E
 
 Files: ``config.py`` (settings, bounds, per-model defaults, prompt rules), ``adapters.py`` (the objective's
 terms per kind of generator: cVAE, DDPM, Stable Diffusion), ``fisher.py`` (Fisher + EWC penalty), ``train.py``
-(the loop), ``evaluate.py`` (digits judge; offline prompt measures), ``gallery.py`` (every concept on fixed latents;
-the original's cached), ``compare.py`` (the tab's run: a RunResult),
+(the loop), ``evaluate.py`` (digits judge; offline prompt measures), ``compare.py`` (the tab's run: a RunResult),
 ``__main__.py`` (CLI: ``python -m methods.selective_amnesia --model digits-cvae --forget 0 --out DIR``; on Stable
 Diffusion ``accelerate launch -m methods.selective_amnesia --model CompVis/stable-diffusion-v1-4 --forget "Brad Pitt"
 --surrogate "a middle-aged man" --mixed-precision fp16 --gradient-checkpointing --out DIR``).
@@ -17,7 +16,7 @@ Diffusion ``accelerate launch -m methods.selective_amnesia --model CompVis/stabl
 from .adapters import ADAPTERS, AmnesiaAdapter, CVAEAdapter, DDPMAdapter, StableDiffusionAdapter, adapter_for
 from ..runtime.cache import weights_key
 from .compare import forget, forget_and_compare, forget_prompt_and_compare
-from .gallery import concept_grid, original_concept_grid
+from ..runtime.gallery import concept_grid, original_concept_grid
 from .config import MODEL_DEFAULTS, MODEL_PRESETS, SD_REPLAY_PROMPTS, TRAIN_METHODS, AmnesiaConfig, model_kind, presets_for
 from .evaluate import evaluate, surrogate_fit
 from .fisher import accumulate_squared_grads, ewc_penalty, fisher_diagonal

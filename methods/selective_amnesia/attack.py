@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from typing import TYPE_CHECKING, Iterator, Optional, Sequence
+from typing import Iterator, Optional
 
 import numpy as np
 import torch
@@ -19,11 +19,7 @@ from ..backends import GeneratorBackend
 from ..judges.digits import attacker_log_probabilities, class_probabilities
 from ..runtime import AttackReport, CancelFn, ProgressFn, check_cancel, report_step, subrange
 
-if TYPE_CHECKING:
-    from ..judges.clip import ClipJudge
-
 RECOVERED_AT = 0.5  # the judge must call an image the forgotten digit with at least this probability (chance is 0.1)
-CLIP_RECOVERED_AT = 0.5  # CLIP finds the image closer to the forgotten prompt than to the surrogate
 
 
 def typical_set(z: torch.Tensor) -> torch.Tensor:
@@ -100,44 +96,3 @@ def latent_attack(original: GeneratorBackend, unlearned: GeneratorBackend, forge
                "judge_probability_unlearned": round(judged["unlearned"], 4)})
     flat = lambda z: z.flatten(1).numpy().astype(np.float32)  # noqa: E731
     return report, {"latents.npy": flat(found["unlearned"]), "original_latents.npy": flat(found["original"])}
-
-
-# ------------------------------------------------------------------------------------------------
-# Stable Diffusion: no gradient through the sampler is needed to attack a prompt model. The attacker asks for the
-# forgotten prompt (and paraphrases of it) with many seeds and keeps what comes back; CLIP judges, zero-shot.
-# ------------------------------------------------------------------------------------------------
-def seed_search_attack(original: GeneratorBackend, unlearned: GeneratorBackend, forget: str, surrogate: str,
-                       judge: "ClipJudge", paraphrases: Sequence[str] = (), k_seeds: int = 8, seed: int = 0,
-                       progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None
-                       ) -> tuple[AttackReport, dict[str, np.ndarray]]:
-    """``k_seeds`` seeds of the forgotten prompt and of each paraphrase, drawn by both models from the same initial
-    noise; an image is recovered when the judge calls it the forgotten prompt (CLIP: closer to it than to the surrogate,
-    P >= 0.5; a model's own judge: P(its concept) >= 0.5).
-    Returns the report and the attacked latents ({"latents.npy": (k_seeds, latent_dim), the initial noise every prompt
-    was drawn from; the prompts, in order, are in the report's ``extra``)."""
-    started = time.perf_counter()
-    prompts = [forget] + [p for p in dict.fromkeys(p.strip() for p in paraphrases) if p and p != forget]
-    alternative = surrogate if surrogate != "noise" else "random noise"
-    z = original.sample_latents(k_seeds, seed)
-    recovered, probability = {}, {}
-    for k, (name, model) in enumerate((("original", original), ("unlearned", unlearned))):
-        bound = model.with_conditions(prompts)
-        p = []
-        for i, _ in enumerate(prompts):
-            check_cancel(cancel)
-            report_step(progress, k * len(prompts) + i, 2 * len(prompts), 1,
-                        f"recovery attack: {name} model, prompt {i + 1}/{len(prompts)}")
-            p.append(judge.probability(bound.render(z, torch.full((k_seeds,), i)), forget, alternative))
-        probability[name] = np.stack(p)  # (prompts, seeds)
-        recovered[name] = float((probability[name] >= CLIP_RECOVERED_AT).mean())
-    n = len(prompts) * k_seeds
-    report = AttackReport(
-        name="seed-search", objective=f"ask for '{forget}'" + (f" and {len(prompts) - 1} paraphrases" if len(prompts) > 1 else "")
-        + f" with {k_seeds} seeds each, keep every image",
-        budget={"seeds_per_prompt": k_seeds, "prompts": len(prompts), "seed": seed},
-        judge=judge.describe(forget, alternative),
-        recovered_original=recovered["original"], recovered_unlearned=recovered["unlearned"], n=n,
-        seconds=round(time.perf_counter() - started, 1),
-        extra={"prompts": prompts, "judge_probability_original": probability["original"].round(4).tolist(),
-               "judge_probability_unlearned": probability["unlearned"].round(4).tolist()})
-    return report, {"latents.npy": z.flatten(1).numpy().astype(np.float32)}

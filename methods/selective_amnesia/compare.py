@@ -13,12 +13,12 @@ import torch
 from ..backends import GeneratorBackend
 from ..runtime import (AttackReport, CancelFn, MetricRow, ProgressFn, RunResult, report_progress, save_attack, save_run,
                        subrange, to_uint8)
+from ..runtime.attack import seed_search_attack
 from ..judges.clip import DEFAULT_CLIP, JudgeUnavailable, clip_judge
-from ..judges.concepts import concept_rows, concept_verdict, judge_concepts
-from ..judges.emoji import emoji_judge
-from .attack import latent_attack, seed_search_attack
+from ..judges.concept_edit import concept_edit_result
+from .attack import latent_attack
 from .config import ATTACK_BUDGET, AmnesiaConfig, model_kind
-from .gallery import GALLERY_SEED, concept_grid, original_concept_grid
+from ..runtime.gallery import GALLERY_SEED, concept_grid, original_concept_grid
 from .evaluate import evaluate, evaluate_original, image_similarity, prompt_verdict, surrogate_fit, verdict
 from .train import run
 
@@ -103,7 +103,7 @@ def forget_prompt_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, 
     What is always measured: SSIM before/after per prompt (the forgotten prompt should change, the replay prompts
     should not), the forgotten prompt's noise-prediction loss on the surrogate's images (the training fit), time and
     memory. ``attack``: then a seed search (``attack_seeds`` seeds of the prompt and each of ``paraphrases``) judged by
-    CLIP ``judge_model`` (:func:`~methods.selective_amnesia.attack.seed_search_attack`); when CLIP cannot be loaded
+    CLIP ``judge_model`` (:func:`~methods.runtime.attack.seed_search_attack`); when CLIP cannot be loaded
     (offline) the report and the verdict say the judge is unavailable.
     """
     report_progress(progress, 0.0, "forgetting")
@@ -173,76 +173,28 @@ def forget_prompt_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, 
 
 
 def forget_concept_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, out_dir: Optional[Path] = None,
-                               progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None, n_show: int = 6,
+                               progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None,
                                eval_per_concept: int = 32, others_limit: Optional[int] = None, attack: bool = False,
                                compare_baseline: bool = False, attack_seeds: int = 8, **_: Any) -> RunResult:
-    """Selective Amnesia on a closed-vocabulary prompt model that ships its own judge (``emoji-sd``): the forgotten
-    prompt, each same-group neighbour and the other concepts judged before and after on held-out seeds.
+    """Selective Amnesia on a closed-vocabulary prompt model that ships its own judge (``emoji-sd``), judged as every
+    eraser of such a model is (:func:`~methods.judges.concept_edit.concept_edit_result`): the forgotten prompt, each
+    same-group neighbour and the other concepts, before and after, on held-out seeds.
 
     ``compare_baseline``: the surrogate-only fine-tune beside it (λ = γ = 0). ``attack``: the seed search over every
-    rewording the model learnt (and one it never saw), judged by the same judge."""
-    concepts = backend.concepts
-    judge = emoji_judge(concepts.judge)
-    forgotten = concepts.concept_of(config.forget)
-    surrogate = None if config.surrogate == "noise" else concepts.concept_of(config.surrogate)
+    rewording the model learnt (and one it never saw)."""
     share = 0.55 if compare_baseline else 0.75
     report_progress(progress, 0.0, "forgetting")
     result = run(config, backend, progress=subrange(progress, 0, share / (2 if compare_baseline else 1)), cancel=cancel)
     baseline = None
     if compare_baseline:
-        baseline = run(replace(config, lmbda=0.0, gamma=0.0), backend, progress=subrange(progress, share / 2, share, "baseline: "),
-                       cancel=cancel)
-    report_progress(progress, share, f"judging {eval_per_concept} samples of each concept")
-    bound = result.adapter.backend  # the original with this run's sampler settings
-    judged = lambda model: judge_concepts(bound, model, judge, [forgotten], surrogate, eval_per_concept, others_limit)  # noqa: E731
-    judgement = judged(result.generator)
-    baseline_judgement = judged(baseline.generator) if baseline else None
-    report = result.report
-    report["judged"] = judgement.to_json()
-    if baseline_judgement is not None:
-        report["baseline"] = {"settings": "the same run with λ = 0 and γ = 0 (surrogate only)", "wall_s": baseline.report["wall_s"],
-                              "judged": baseline_judgement.to_json()}
-
-    report_progress(progress, 0.85, "drawing the fixed-seed galleries")
-    shown = [forgotten] + ([surrogate] if surrogate else []) + judgement.neighbours[:3] + judgement.others[:2]
-    bound_before = bound.with_conditions([concepts.prompts[c] for c in shown])
-    galleries = {"before": original_concept_grid(bound_before, n_show),
-                 "after": concept_grid(result.generator.with_conditions(bound_before.conditions), n_show)}
-    if baseline is not None:
-        galleries["surrogate only"] = concept_grid(baseline.generator.with_conditions(bound_before.conditions), n_show)
-    columns = COLUMNS + (["surrogate only (no EWC, no replay)"] if baseline_judgement else [])
-    metrics = concept_rows(judgement, concepts.prompts, [baseline_judgement] if baseline_judgement else [])
-    headline = concept_verdict(judgement, concepts.prompts)
-    if baseline_judgement is not None:
-        headline += (f" Without the Fisher penalty and replay: '{config.forget}' {baseline_judgement.after[forgotten]:.0%}, "
-                     f"the other concepts {baseline_judgement.mean(baseline_judgement.others, 'after'):.0%}.")
-    attack_report, attack_latents = None, {}
-    if attack:
-        report_progress(progress, 0.9, "recovery attack: every rewording, many seeds")
-        attack_report, attack_latents = seed_search_attack(
-            bound, result.generator, config.forget, config.surrogate, judge, concepts.rewordings(forgotten), attack_seeds,
-            config.seed, progress=subrange(progress, 0.9, 0.99), cancel=cancel)
-        report["attack"] = attack_report.to_json()
-        pad = ("",) * (len(columns) - 2)
-        metrics.append(MetricRow(f"recovery attack: images the judge calls '{forgotten}', of {attack_report.n} "
-                                 f"({len(attack_report.extra['prompts'])} rewordings × {attack_seeds} seeds)",
-                                 (attack_report.recovered_original, attack_report.recovered_unlearned, *pad), expert="seed search"))
-        z = torch.from_numpy(attack_latents["latents.npy"][:n_show]).reshape(-1, *bound.latent_shape)
-        rewording = bound.with_conditions(attack_report.extra["prompts"][-1:])  # the rewording the model never learnt
-        zeros = torch.zeros(len(z), dtype=torch.long)
-        galleries["recovery attack"] = {
-            "original": to_uint8(rewording.render(z, zeros)),
-            "after": to_uint8(result.generator.with_conditions(rewording.conditions).render(z, zeros))}
-        headline += " " + attack_report.verdict(f"'{config.forget}'")
-    pad = ("",) * (len(columns) - 2)
-    metrics += [MetricRow("time: Fisher + forgetting (s)", ("—", report["wall_s"], *((baseline.report["wall_s"],) if baseline else ()))),
-                MetricRow("trainable parameters", ("—", report["trainable_parameters"], *pad))]
-    files = save_run(out_dir, result.generator, report) if out_dir is not None else []
-    if attack_report is not None and out_dir is not None:
-        files += save_attack(out_dir, attack_report, attack_latents, recovered_rate=attack_report.recovered_unlearned,
-                             original_recovered_rate=attack_report.recovered_original)
-    report_progress(progress, 1.0, "done")
-    return RunResult("selective_amnesia", result.generator, columns, metrics, galleries, report, files, verdict=headline)
+        base = run(replace(config, lmbda=0.0, gamma=0.0), backend, progress=subrange(progress, share / 2, share, "baseline: "),
+                   cancel=cancel)
+        baseline = ("surrogate only (no EWC, no replay)", base.generator,
+                    {"settings": "the same run with λ = 0 and γ = 0 (surrogate only)", "wall_s": base.report["wall_s"]})
+    return concept_edit_result("selective_amnesia", result.adapter.backend, result.generator, [config.forget],
+                               config.surrogate, result.report, out_dir=out_dir, progress=subrange(progress, share, 1.0),
+                               cancel=cancel, eval_per_concept=eval_per_concept, others_limit=others_limit, attack=attack,
+                               attack_seeds=attack_seeds, seed=config.seed, baseline=baseline)
 
 
 def forget(backend: GeneratorBackend, config: AmnesiaConfig, **kwargs) -> RunResult:

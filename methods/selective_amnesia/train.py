@@ -93,7 +93,7 @@ def warm_cache(models: tuple[str, ...] = ("digits-cvae", "digits-ddpm")) -> None
     the original's measure at the quick preset's size (the tab's default), its gallery — so that no visitor's run pays them (a
     stand-by worker calls this while it waits; on a warm cache it only reads the files)."""
     from ..backends import load_generator
-    from .gallery import original_concept_grid
+    from ..runtime.gallery import original_concept_grid
     from .config import presets_for
     from .evaluate import evaluate_original
 

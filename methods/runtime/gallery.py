@@ -1,20 +1,24 @@
-"""Every concept drawn on fixed latents: the before/after galleries of the Amnesia tab, and the original's, cached."""
+"""Every concept of a conditional generator drawn on fixed latents: the before/after galleries of the Amnesia tab
+(any method that edits a conditional model), and the original's, cached."""
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from ..backends import GeneratorBackend
-from ..runtime import to_uint8
-from ..runtime.cache import CACHE_ROOT, cached_tensors, weights_key
+from .cache import CACHE_ROOT, cached_tensors, weights_key
+from .results import to_uint8
+
+if TYPE_CHECKING:
+    from ..backends import GeneratorBackend
 
 GALLERY_SEED = 2024
 
 
 @torch.no_grad()
-def concept_grid(backend: GeneratorBackend, n_show: int = 8) -> dict[str, np.ndarray]:
+def concept_grid(backend: "GeneratorBackend", n_show: int = 8) -> dict[str, np.ndarray]:
     """``n_show`` samples of every concept on the gallery's fixed latents (the same for every model): {concept: uint8}."""
     z = backend.sample_latents(n_show, GALLERY_SEED)
     n_concepts = len(backend.conditions)
@@ -24,7 +28,7 @@ def concept_grid(backend: GeneratorBackend, n_show: int = 8) -> dict[str, np.nda
     return {name: images[i * n_show:(i + 1) * n_show] for i, name in enumerate(backend.conditions)}
 
 
-def original_concept_grid(backend: GeneratorBackend, n_show: int = 8) -> dict[str, np.ndarray]:
+def original_concept_grid(backend: "GeneratorBackend", n_show: int = 8) -> dict[str, np.ndarray]:
     """:func:`concept_grid` of a model every run starts from (a run's "before", which a tab shows before any run),
     cached on disk by its weights: the DDPM's takes seconds and is the same for every run."""
     # a prompt model's concepts and sampler settings are the run's
