@@ -10,6 +10,7 @@ from typing import Any
 import gradio as gr
 
 from methods import selective_amnesia as sa
+from methods.erasers import ERASERS, compare_erasers, eraser_seconds
 from methods.backends import BackendError, GeneratorRef, load_generator
 from methods.backends.stable_diffusion import DEFAULT_MODEL, StableDiffusionBackend, check_prompt
 from methods.runtime import RunResult, gpu_available
@@ -38,6 +39,9 @@ DEFAULT_MODEL_KIND = MODELS[list(MODELS)[0]]
 MODEL_INFO = ("The digits models and emoji-sd (a small text-to-image model in Stable Diffusion's layout, 35 emoji "
               "concepts) were trained here. Stable Diffusion: a model from the operator's list (needs a GPU).")
 EMOJI_CONCEPTS = StableDiffusionBackend.concepts_of(EMOJI)
+MAX_ERASED = 5  # prompts one ESD or UCE run erases at once
+METHOD_INFO = ("emoji-sd only: ESD and UCE need text conditioning, so the digit models are Selective Amnesia's. "
+               "ESD and UCE erase several prompts at once (separate them with commas).")
 EMOJI_PROMPTS = list(EMOJI_CONCEPTS.prompts.values()) if EMOJI_CONCEPTS else []
 MAX_PARAPHRASES = 4  # the seed-search attack's rewordings of the forgotten prompt
 CPU_PARAMETER_LIMIT = 50_000_000  # a real SD UNet (860 M) is refused on a CPU; small local pipelines run
@@ -47,17 +51,22 @@ SLOT = TrainingSlot("amnesia")
 Config = sa.AmnesiaConfig
 
 INTRO = """
-### Amnesia — forget one concept, keep the rest (Selective Amnesia, Heng & Soh, NeurIPS 2023)
-Pick a digit to forget and what it should become (**uniform noise**, or another digit), then **Forget**. A digits
-classifier that the method never uses judges every digit before and after.
+### Amnesia — forget one concept, keep the rest
+Pick a **digit** to forget and what it should become, or pick **emoji-sd** and type a **prompt** ("a cat") and what
+it should draw instead ("a dog"), then **Forget**. A judge the method never uses checks every concept before and
+after: a digits classifier, or for emoji-sd a classifier trained on another artist's emoji.
 """
 
 HOW = """
-The model is fine-tuned to generate the surrogate for the forgotten class, while **generative replay** from the
-frozen original and an **EWC penalty** (the Fisher information, estimated from the model's own samples) keep every
-other digit. **Stable Diffusion**: forget a *prompt* (e.g. a celebrity) and remap it to a surrogate prompt; replay
-prompts are the concepts to keep. It loads a model from the list the Space's operator set — this needs a network
-the first time and a GPU.
+**Selective Amnesia** (Heng & Soh, NeurIPS 2023) fine-tunes the model to draw the surrogate for the forgotten
+concept, while **generative replay** from the frozen original and an **EWC penalty** (the Fisher information,
+estimated from the model's own samples) keep every other concept. On **emoji-sd** two other erasers are one click
+away: **ESD** (Gandikota et al., ICCV 2023) fine-tunes the cross-attention with negative guidance, **UCE**
+(Gandikota et al., WACV 2024) edits the cross-attention projections in closed form; **Compare the three** runs
+them on the same prompt, surrogate and seeds. **emoji-sd** is a small text-to-image model in Stable Diffusion's
+own layout (VAE, UNet, CLIP text encoder, tokenizer), trained here on 35 emoji concepts in 6 groups: forgetting
+"a cat" should keep its neighbours "a tiger" and "a lion". **Stable Diffusion** itself loads from the operator's
+list and needs a GPU.
 """
 
 GLOSSARY = """
@@ -77,6 +86,13 @@ GLOSSARY = """
 - **Quick / Full**: quick uses fewer steps at a higher learning rate (a result in seconds); full is the benchmarked
   setting and adds the baseline (cVAE) and the attack.
 - **train_method** (Stable Diffusion): which weights are fine-tuned — all, cross-attention only (xattn), or the rest.
+- **Neighbours** (emoji-sd): the other concepts of the forgotten one's group (cat: dog, tiger, lion…). Damage to
+  them is what people notice first; a neighbour is *kept* when the judge still recognises it at least 90% as often.
+- **Recognised** (emoji-sd): the judge — a classifier trained on Twemoji drawings and on the generator's style under
+  changes it never saw, used by no method — names the prompted concept with probability ≥ 0.5 (chance: 1 in 35).
+- **ESD-x / UCE**: see "How it works". ESD has no surrogate: the prompt is pushed away from itself.
+- **Recovery attack** (emoji-sd): ask for the forgotten concept in every wording the model learnt, and one it never
+  saw, with 8 seeds each; the judge counts what comes back.
 """
 
 
@@ -91,6 +107,8 @@ def build() -> None:
             forget = gr.Dropdown(CLASSES, value="0", label="Concept to forget", allow_custom_value=True)
             surrogate = gr.Dropdown(SURROGATES, value="uniform noise", label="Remap it to (surrogate)", allow_custom_value=True)
             with gr.Group(visible=False) as sd_box:
+                method = gr.Radio([(e.label, name) for name, e in ERASERS.items()], value="selective_amnesia",
+                                  label="Method", elem_id="sa-method", info=METHOD_INFO)
                 offered = list(offered_models())
                 sd_model = gr.Dropdown(offered, value=offered[0] if offered else None, label="Stable Diffusion model",
                                        elem_id="sa-sd-model", allow_custom_value=True, visible=False)  # resolve_model decides
@@ -107,6 +125,7 @@ def build() -> None:
                                               "the forgotten prompt against the surrogate.", elem_id="sa-paraphrases", visible=False)
             with gr.Row():
                 run_btn = gr.Button("Forget", variant="primary", elem_id="sa-run")
+                compare_btn = gr.Button("Compare the three", elem_id="sa-compare", visible=False)
                 stop_btn = gr.Button("Cancel", variant="stop")
             status = gr.Markdown(elem_id="sa-status")
             preset = preset_radio(sa.presets_for(DEFAULT_MODEL_KIND), _preset_seconds(DEFAULT_MODEL_KIND), "sa-preset")
@@ -129,7 +148,7 @@ def build() -> None:
         with gr.Column(scale=2):
             with gr.Group(elem_id="sa-examples"):
                 with gr.Row(equal_height=True):
-                    gr.Markdown("**Examples** — precomputed on the digits cVAE, shown at once:")
+                    gr.Markdown("**Examples** — precomputed, shown at once:")
                     example_buttons = [gr.Button(title, size="sm") for title in precomputed_examples("amnesia")]
             verdict = gr.Markdown(elem_id="sa-verdict")
             with gr.Row():
@@ -149,7 +168,7 @@ def build() -> None:
                                 interactive=False)
     model.change(model_defaults, [model], [lmbda, steps, forget, surrogate, sd_box, sd_model, preset, before, after,
                                            forget_prompt, surrogate_prompt, replay, paraphrases, train_method, with_attack,
-                                           with_baseline],
+                                           with_baseline, method, compare_btn],
                  api_visibility=PRIVATE)
     preset.change(preset_settings, [model, preset], [lmbda, steps, with_attack, with_baseline], api_visibility=PRIVATE,
                   show_progress="hidden")
@@ -159,8 +178,10 @@ def build() -> None:
                      api_visibility=PRIVATE, show_progress="hidden")
     SLOT.wire(run_btn, stop_btn, forget_concept,
               [model, forget, surrogate, lmbda, gamma, steps, seed, sd_model, forget_prompt, surrogate_prompt, replay, train_method,
-               preset, with_attack, with_baseline, paraphrases],
+               preset, with_attack, with_baseline, paraphrases, method],
               [before, after, metrics, downloads, status, verdict, extra_title, extra], status, api_name="amnesia_forget")
+    SLOT.wire(compare_btn, stop_btn, compare_methods, [forget_prompt, surrogate_prompt, preset, with_attack, seed],
+              [before, after, metrics, downloads, status, verdict, extra_title, extra], status, api_name="amnesia_compare")
 
 
 def _preset_config(kind: str, name: str) -> sa.AmnesiaConfig:
@@ -204,7 +225,8 @@ def model_defaults(model: str):
             gr.Dropdown(choices=suggestions, value="a dog" if kind == EMOJI else "a middle-aged man"),
             gr.Textbox(value="" if kind == EMOJI else "\n".join(sa.SD_REPLAY_PROMPTS), visible=hub),
             gr.Textbox(visible=hub), gr.Radio(value=config.train_method),
-            gr.Checkbox(value=options.get("attack", False)), gr.Checkbox(value=options.get("compare_baseline", False)))
+            gr.Checkbox(value=options.get("attack", False)), gr.Checkbox(value=options.get("compare_baseline", False)),
+            gr.Radio(visible=kind == EMOJI, value="selective_amnesia"), gr.Button(visible=kind == EMOJI))
 
 
 @user_errors
@@ -221,13 +243,19 @@ def preset_settings(model: str, name: str):
 def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: Any, steps: Any, seed: Any,
                    sd_model: str = DEFAULT_MODEL, forget_prompt: str = "", surrogate_prompt: str = "", replay: str = "",
                    train_method: str = "full", preset: str = "quick", with_attack: bool = False, with_baseline: bool = False,
-                   paraphrases: str = "", request: gr.Request = None, progress=gr.Progress()):
+                   paraphrases: str = "", method: str = "selective_amnesia", request: gr.Request = None,
+                   progress=gr.Progress()):
     """Forget one concept under a preset (its learning rate and evaluation size; λ, γ, steps and seed as set); show
     samples of every concept before/after, the metrics and downloads."""
     if model not in MODELS:
         raise ValueError("unknown model: pick one from the list")
     settings = Config.checked_inputs(lmbda=lmbda, gamma=gamma, steps=steps, seed=seed)  # the rest: the model's defaults
     if MODELS[model] == EMOJI:
+        if method not in ERASERS:
+            raise ValueError(f"method must be one of: {', '.join(ERASERS)}")
+        if method != "selective_amnesia":
+            return _erase_emoji(method, forget_prompt, surrogate_prompt, preset, bool(with_attack), settings["seed"],
+                                request, progress)
         return _forget_emoji(forget_prompt, surrogate_prompt, train_method, settings, preset, bool(with_attack),
                              bool(with_baseline), request, progress)
     if MODELS[model] == SD:
@@ -329,6 +357,55 @@ def _forget_emoji(forget_prompt: Any, surrogate_prompt: Any, train_method: str, 
     options = {**chosen.options, "attack": with_attack, "compare_baseline": with_baseline}
     result = SLOT.run(request, progress, sa.forget, GeneratorRef(SD, source=EMOJI), config, **options, estimate_s=estimate)
     return _emoji_outputs(result, forget, f"Done: forgot '{forget}' → '{surrogate}' in {result.report['wall_s']:.1f} s.")
+
+
+def _prompts(text: Any, what: str) -> tuple[str, ...]:
+    """One prompt, or several separated by commas ("a cat, a dog"), each checked against what emoji-sd knows."""
+    if not isinstance(text, str):
+        raise ValueError(f"the {what} prompt is empty. {EMOJI_CONCEPTS.known()}")
+    parts = [p for p in text.split(",") if p.strip()] or [""]
+    if len(parts) > MAX_ERASED:
+        raise ValueError(f"erase at most {MAX_ERASED} prompts at once")
+    return tuple(check_prompt(p, what, EMOJI_CONCEPTS) for p in parts)
+
+
+def _erase_emoji(method: str, forget_prompt: Any, surrogate_prompt: Any, preset: str, with_attack: bool, seed: int,
+                 request: gr.Request, progress: Any):
+    """ESD or UCE on emoji-sd: one or several prompts, judged as Selective Amnesia is."""
+    eraser = ERASERS[method]
+    forget = _prompts(forget_prompt, "forget")
+    surrogate = check_prompt(surrogate_prompt, "surrogate", EMOJI_CONCEPTS) if eraser.uses_surrogate else ""
+    chosen = chosen_preset(eraser.presets, preset)
+    config = eraser.make_config(EMOJI, chosen, forget, surrogate, seed)
+    estimate = eraser_seconds(method, chosen, with_attack, len(forget))
+    check_cpu_budget(estimate, gpu_available())
+    options = {**chosen.options, "attack": with_attack}
+    result = SLOT.run(request, progress, eraser.entry, GeneratorRef(SD, source=EMOJI), config, **options, estimate_s=estimate)
+    return _emoji_outputs(result, forget[0], f"Done: {eraser.label} erased {', '.join(repr(p) for p in forget)} in "
+                                             f"{result.report['wall_s']:.1f} s.")
+
+
+@user_errors(status=4, n_outputs=8)
+def compare_methods(forget_prompt: Any, surrogate_prompt: Any, preset: str = "quick", with_attack: bool = True,
+                    seed: Any = 0, request: gr.Request = None, progress=gr.Progress()):
+    """Selective Amnesia, ESD and UCE on emoji-sd, one after another on the same prompts, surrogate and seeds:
+    one table, one row of images per method."""
+    forget = _prompts(forget_prompt, "forget")
+    surrogate = check_prompt(surrogate_prompt, "surrogate", EMOJI_CONCEPTS)
+    seed = Config.checked_inputs(seed=seed)["seed"]
+    for eraser in ERASERS.values():
+        chosen_preset(eraser.presets, preset)
+    estimate = sum(eraser_seconds(m, ERASERS[m].presets[preset], bool(with_attack), len(forget)) for m in ERASERS
+                   if ERASERS[m].several or len(forget) == 1)
+    check_cpu_budget(estimate, gpu_available())
+    result = SLOT.run(request, progress, compare_erasers, GeneratorRef(SD, source=EMOJI), forget, surrogate, preset=preset,
+                      attack=bool(with_attack), seed=seed, estimate_s=estimate)
+    rows = {k: v for k, v in result.galleries["before"].items()}
+    width = ["40%"] + [f"{60 // len(result.columns)}%"] * len(result.columns)
+    return (labelled_rows(rows, tile=48, label_width=230), labelled_rows(result.galleries["after"], tile=48, label_width=230),
+            result_table(result, "metric (the emoji judge)", column_widths=width), [str(f) for f in result.files],
+            f"Done: the three compared in {sum(m['click_s'] for m in result.report['methods'].values()):.0f} s.",
+            f"**{result.verdict}**", "", gr.Image(value=None, visible=False))
 
 
 def _emoji_outputs(result: RunResult, forget: str, status: str):

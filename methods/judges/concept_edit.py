@@ -3,6 +3,8 @@ ESD, UCE on ``emoji-sd``): the same judge, the same held-out seeds, the same fix
 recovery attack, so the methods can be compared side by side."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
@@ -19,6 +21,34 @@ if TYPE_CHECKING:
     from ..backends import GeneratorBackend
 
 COLUMNS = ["before", "after"]
+METHOD_NAMES = {"selective_amnesia": "Selective Amnesia (Heng & Soh, NeurIPS 2023)", "esd": "ESD (Gandikota et al., ICCV 2023)",
+                "uce": "UCE (Gandikota et al., WACV 2024)"}
+BASE_LICENCES = {"emoji-sd": "apache-2.0"}  # emoji-sd: trained here on Noto Color Emoji renders (Apache-2.0 images)
+
+
+def write_model_card(out_dir: Path, method: str, original: "GeneratorBackend", report: dict[str, Any], verdict: str) -> Path:
+    """``README.md`` with Hugging Face Hub metadata: base model, method, erased concepts, the judged figures, licences,
+    so the folder can be uploaded as it is (``huggingface-cli upload``)."""
+    base = str(original.config.get("model", "unknown"))
+    judged = report.get("judged", {})
+    erased = list(judged.get("forgotten", {}))
+    meta = {"library_name": "diffusers", "pipeline_tag": "text-to-image", "license": BASE_LICENCES.get(base, "other"),
+            "base_model": base, "tags": ["concept-erasure", method.replace("_", "-"), "unlearning-studio"]}
+    lines = ["---", *(f"{k}: {json.dumps(v)}" for k, v in meta.items()), "---", "",
+             f"# {base} with {', '.join(erased) or 'a concept'} erased by {METHOD_NAMES.get(method, method)}", "",
+             verdict, "",
+             "| concept | judged before | judged after |", "|---|---|---|"]
+    for group in ("forgotten", "neighbours", "others"):
+        for concept, rates in judged.get(group, {}).items():
+            lines.append(f"| {concept} ({'erased' if group == 'forgotten' else group[:-1]}) | {rates['before']:.0%} | {rates['after']:.0%} |")
+    lines += ["", f"Judge: {judged.get('judge', 'n/a')}, {judged.get('n_per_concept', '?')} samples per concept on held-out seeds.",
+              "", "Load it: `StableDiffusionPipeline.from_pretrained(\"<this folder>\")` (diffusers). Made with Unlearning Studio; "
+              "the settings are in `report.json`.",
+              "", "Licences: the base model's; emoji-sd's training images are Noto Color Emoji (Apache-2.0), its judge's also "
+              "Twemoji (CC-BY 4.0)." if base == "emoji-sd" else "", ""]
+    path = out_dir / "README.md"
+    path.write_text("\n".join(lines))
+    return path
 
 
 def concept_edit_result(method: str, original: "GeneratorBackend", edited: "GeneratorBackend", forget: Sequence[str],
@@ -87,6 +117,8 @@ def concept_edit_result(method: str, original: "GeneratorBackend", edited: "Gene
     metrics += [MetricRow("time (s)", ("—", report["wall_s"], *((baseline[2]["wall_s"],) if baseline else ()))),
                 MetricRow("parameters changed", ("—", report["trainable_parameters"], *pad))]
     files = save_run(out_dir, edited, report) if out_dir is not None else []
+    if out_dir is not None:
+        files.append(write_model_card(Path(out_dir), method, original, report, headline))
     if attack_report is not None and out_dir is not None:
         files += save_attack(out_dir, attack_report, attack_latents, recovered_rate=attack_report.recovered_unlearned,
                              original_recovered_rate=attack_report.recovered_original)

@@ -181,8 +181,8 @@ def test_seed_search_attack_is_judged_by_clip_and_saved(tiny, tiny_clip_dir, tmp
                                           paraphrases=["Brad Pitt, the actor", "Brad Pitt"], attack_seeds=3)
     attack = json.loads((tmp_path / "attack" / "report.json").read_text())
     assert attack["extra"]["prompts"] == ["Brad Pitt", "Brad Pitt, the actor"]  # the duplicate paraphrase is dropped
-    p_original = np.array(attack["extra"]["clip_probability_original"])
-    p_unlearned = np.array(attack["extra"]["clip_probability_unlearned"])
+    p_original = np.array(attack["extra"]["judge_probability_original"])
+    p_unlearned = np.array(attack["extra"]["judge_probability_unlearned"])
     assert p_original.shape == p_unlearned.shape == (2, 3) and attack["n"] == 6
     assert attack["recovered_original"] == pytest.approx((p_original >= 0.5).mean())
     assert attack["recovered_unlearned"] == pytest.approx((p_unlearned >= 0.5).mean())

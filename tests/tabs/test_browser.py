@@ -133,6 +133,55 @@ def test_amnesia_forget_a_digit(browser, app_url):
     page.close()
 
 
+def _pick_model(page, name):
+    page.locator("#sa-model input").click()
+    page.get_by_role("option", name=name, exact=False).click()
+
+
+def _type_prompt(page, elem_id, text):
+    box = page.locator(f"#{elem_id} input")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_amnesia_forget_a_typed_prompt_on_emoji_sd_and_compare(browser, app_url):
+    page = _open_tab(browser, app_url, "Amnesia", LAPTOP)
+    page.locator("#sa-run").wait_for(timeout=10_000)
+    _show_example(page, "sa", "emoji-sd: forget a cat", "is forgotten")
+    page.wait_for_selector("#sa-forget-prompt input", state="visible", timeout=10_000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SHOTS / "amnesia-emoji-example.png"), full_page=True)
+    # a word the model never learnt: plain words and what it knows, before anything runs
+    _type_prompt(page, "sa-forget-prompt", "a zebra")
+    page.locator("#sa-run").click()
+    page.wait_for_function("document.querySelector('#sa-status')?.innerText?.includes('never learnt')", timeout=30_000)
+    assert "This model knows: cat, dog" in page.locator("#sa-status").inner_text()
+    # the quick preset on a typed prompt
+    _type_prompt(page, "sa-forget-prompt", "a tiger")
+    _type_prompt(page, "sa-surrogate-prompt", "a lion")
+    assert page.locator("#sa-preset input[value='quick']").is_checked()
+    started = time.perf_counter()
+    page.locator("#sa-run").click()
+    page.wait_for_function("document.querySelector('#sa-status')?.innerText?.includes('Done: forgot')", timeout=240_000)
+    print(f"amnesia quick run (emoji-sd), click -> verdict: {time.perf_counter() - started:.1f} s")
+    verdict = page.locator("#sa-verdict").inner_text()
+    assert "'a tiger'" in verdict and "Precomputed" not in verdict and "neighbours" in verdict, verdict
+    page.wait_for_function("document.querySelector('#sa-metrics')?.innerText?.includes('neighbour')", timeout=30_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "amnesia-emoji.png"), full_page=True)
+    # the three methods side by side on the same prompt, surrogate and seeds
+    page.get_by_role("checkbox", name="Then try to bring it back").check()
+    page.locator("#sa-compare").click()
+    page.wait_for_function("document.querySelector('#sa-status')?.innerText?.includes('Done: the three')", timeout=420_000)
+    page.wait_for_function("document.querySelector('#sa-metrics')?.innerText?.includes('UCE')", timeout=30_000)
+    table = page.locator("#sa-metrics").inner_text()
+    assert "Selective Amnesia" in table and "ESD-x" in table and "recovery attack" in table, table
+    assert "Erased most:" in page.locator("#sa-verdict").inner_text()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "amnesia-compare.png"), full_page=True)
+    page.close()
+
+
 def test_amnesia_stable_diffusion_path(browser, app_url, tmp_path):
     from methods.backends.stable_diffusion import StableDiffusionBackend, tiny_pipeline
 

@@ -1,0 +1,160 @@
+"""The concept erasers of a text-to-image model, side by side: Selective Amnesia, ESD and UCE on the same model,
+prompts, surrogate and seeds, judged by one judge and one attack (:mod:`methods.judges.concept_edit`).
+
+:data:`ERASERS` names each one's entry, config and presets (the Amnesia tab's method choice reads it);
+:func:`compare_erasers` runs them one after another and makes one table and one row of images per method.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from . import esd, uce
+from . import selective_amnesia as sa
+from .backends import GeneratorBackend
+from .runtime import CancelFn, MetricRow, Preset, ProgressFn, RunResult, report_progress, subrange, write_json
+
+
+@dataclass(frozen=True)
+class Eraser:
+    """One method that erases prompts: how to make its config and run it, and what it can do."""
+
+    label: str
+    entry: Callable[..., RunResult]  # (backend, config, out_dir=, progress=, cancel=, **preset options)
+    make_config: Callable[..., Any]  # (model, preset, forget: tuple of prompts, surrogate: str, seed: int) -> config
+    presets: dict[str, Preset]
+    uses_surrogate: bool  # the erased prompt is remapped to a surrogate (ESD steers away instead)
+    several: bool  # erases several prompts in one run
+    paper: str
+
+
+def _sa_config(model: str, preset: Preset, forget: tuple[str, ...], surrogate: str, seed: int = 0):
+    if len(forget) != 1:
+        raise ValueError("Selective Amnesia forgets one prompt per run here: pick ESD or UCE to erase several at once")
+    return sa.AmnesiaConfig.for_model(model, preset, forget=forget[0], surrogate=surrogate or "noise", seed=seed)
+
+
+ERASERS: dict[str, Eraser] = {
+    "selective_amnesia": Eraser("Selective Amnesia", sa.forget, _sa_config, sa.presets_for("emoji-sd"), True, False,
+                                "Heng & Soh, NeurIPS 2023"),
+    "esd": Eraser("ESD-x", esd.erase,
+                  lambda model, preset, forget, surrogate, seed=0: esd.ESDConfig.for_model(model, preset, forget=forget, seed=seed),
+                  esd.PRESETS, False, True, "Gandikota et al., ICCV 2023"),
+    "uce": Eraser("UCE", uce.erase,
+                  lambda model, preset, forget, surrogate, seed=0: uce.UCEConfig.for_model(model, preset, forget=forget,
+                                                                                            surrogate=surrogate, seed=seed),
+                  uce.PRESETS, True, True, "Gandikota et al., WACV 2024"),
+}
+
+
+# A run's time on the 2-core reference CPU with emoji-sd, per preset (benchmarks/erasers.py; judging included), and
+# the seed-search attack's, per erased prompt.
+RUN_CPU_S: dict[str, dict[str, float]] = {"selective_amnesia": {"quick": 25.0, "full": 150.0},
+                                          "esd": {"quick": 40.0, "full": 120.0}, "uce": {"quick": 8.0, "full": 40.0}}
+ATTACK_CPU_S = 10.0
+
+
+def eraser_seconds(method: str, preset: Preset, with_attack: bool, n_prompts: int = 1) -> float:
+    """A run's expected time on the reference CPU (the tab's budget check and its time left)."""
+    return RUN_CPU_S[method][preset.name] + (ATTACK_CPU_S * n_prompts if with_attack else 0.0)
+
+
+def compare_erasers(backend: GeneratorBackend, forget: Sequence[str], surrogate: str, model: str = "emoji-sd",
+                    preset: str = "quick", attack: bool = True, seed: int = 0, out_dir: Optional[Path] = None,
+                    progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None,
+                    methods: Sequence[str] = tuple(ERASERS), n_show: int = 6) -> RunResult:
+    """Every eraser in ``methods`` on the same prompts, surrogate and seeds, one after another; the table has one
+    column per method (and the original), the gallery one row per method. Methods that cannot take the request
+    (Selective Amnesia with several prompts) are skipped and said so."""
+    forget = tuple(forget)
+    done: dict[str, RunResult] = {}
+    skipped: dict[str, str] = {}
+    usable = [m for m in methods if ERASERS[m].several or len(forget) == 1]
+    for m in methods:
+        if m not in usable:
+            skipped[m] = f"{ERASERS[m].label} forgets one prompt per run"
+    for k, name in enumerate(usable):
+        eraser = ERASERS[name]
+        chosen = eraser.presets[preset]
+        config = eraser.make_config(model, chosen, forget, surrogate, seed)
+        options = {**chosen.options, "attack": attack}
+        part = subrange(progress, k / len(usable), (k + 1) / len(usable), f"{eraser.label}: ")
+        started = time.perf_counter()
+        result = eraser.entry(backend, config, out_dir=None if out_dir is None else Path(out_dir) / name, progress=part,
+                              cancel=cancel, **options)
+        result.report["click_s"] = round(time.perf_counter() - started, 1)
+        done[name] = result
+    report_progress(progress, 1.0, "done")
+    return _side_by_side(done, skipped, forget, surrogate, out_dir, n_show)
+
+
+def _side_by_side(done: dict[str, RunResult], skipped: dict[str, str], forget: tuple[str, ...], surrogate: str,
+                  out_dir: Optional[Path], n_show: int) -> RunResult:
+    first = next(iter(done.values()))
+    j0 = first.report["judged"]
+    columns = ["original"] + [ERASERS[m].label for m in done]
+    judged = {m: r.report["judged"] for m, r in done.items()}
+    erased = list(j0["forgotten"])
+    neighbours, others = list(j0["neighbours"]), list(j0["others"])
+
+    def mean(group: dict, when: str) -> float:
+        return float(np.mean([v[when] for v in group.values()])) if group else float("nan")
+
+    rows = [MetricRow(f"'{c}' recognised (erased; lower is better)",
+                      (j0["forgotten"][c]["before"], *(judged[m]["forgotten"][c]["after"] for m in done))) for c in erased]
+    rows.append(MetricRow(f"same-group neighbours recognised, mean of {len(neighbours)} (nearby damage)",
+                          (mean(j0["neighbours"], "before"), *(mean(judged[m]["neighbours"], "after") for m in done))))
+    rows.append(MetricRow("neighbours kept (at least 90% of their rate before)",
+                          ("—", *(f"{len(judged[m]['neighbours_kept'])}/{len(neighbours)}" for m in done))))
+    rows.append(MetricRow(f"other concepts recognised, mean of {len(others)}",
+                          (j0["others_mean"]["before"], *(judged[m]["others_mean"]["after"] for m in done))))
+    if all("attack" in r.report for r in done.values()):
+        rows.append(MetricRow("recovery attack: rewordings × seeds the judge calls an erased concept",
+                              (first.report["attack"]["recovered_original"],
+                               *(r.report["attack"]["recovered_unlearned"] for r in done.values())), expert="seed search"))
+    rows.append(MetricRow("time (s)", ("—", *(r.report["click_s"] for r in done.values()))))
+    rows.append(MetricRow("parameters changed", ("—", *(r.report["trainable_parameters"] for r in done.values()))))
+
+    shown = [p for p in first.galleries["before"]][:2]  # the (first) erased prompt, then the surrogate or a neighbour
+    galleries: dict[str, dict[str, Any]] = {"before": {f"original: {p}": first.galleries["before"][p][:n_show] for p in shown},
+                                            "after": {}}
+    for p in shown:
+        for m, r in done.items():
+            galleries["after"][f"{ERASERS[m].label}: {p}"] = r.galleries["after"][p][:n_show]
+    report = {"method": "compare", "forget": list(forget), "surrogate": surrogate, "skipped": skipped,
+              "methods": {m: {k: r.report[k] for k in ("judged", "wall_s", "click_s", "trainable_parameters", "settings")
+                              if k in r.report} | ({"attack": r.report["attack"]} if "attack" in r.report else {})
+                          for m, r in done.items()}}
+    files = [f for r in done.values() for f in r.files]
+    if out_dir is not None:
+        write_json(Path(out_dir) / "compare.json", report)
+        files.append(Path(out_dir) / "compare.json")
+    return RunResult("compare", None, columns, rows, galleries, report, files,
+                     verdict=_compare_verdict(done, judged, erased, skipped))
+
+
+def _compare_verdict(done: dict[str, RunResult], judged: dict[str, dict], erased: list[str], skipped: dict[str, str]) -> str:
+    """One plain sentence: which method erased most, which kept the neighbours and the rest best, which held under attack."""
+    label = {m: ERASERS[m].label for m in done}
+    erased_rate = {m: float(np.mean([judged[m]["forgotten"][c]["after"] for c in erased])) for m in done}
+    kept = {m: float(np.mean([v["after"] for v in judged[m]["neighbours"].values()] or [np.nan])) for m in done}
+    rest = {m: judged[m]["others_mean"]["after"] for m in done}
+    best_erase = min(erased_rate, key=erased_rate.get)
+    best_kept = max(kept, key=lambda m: (np.nan_to_num(kept[m]), rest[m]))
+    parts = [f"Erased most: {label[best_erase]} (the judge still sees it {erased_rate[best_erase]:.0%} of the time; "
+             + ", ".join(f"{label[m]} {erased_rate[m]:.0%}" for m in done if m != best_erase) + ")",
+             f"kept the neighbours best: {label[best_kept]} ({kept[best_kept]:.0%}; "
+             + ", ".join(f"{label[m]} {kept[m]:.0%}" for m in done if m != best_kept) + ")"]
+    if all("attack" in r.report for r in done.values()):
+        recovered = {m: r.report["attack"]["recovered_unlearned"] for m, r in done.items()}
+        strongest = min(recovered, key=recovered.get)
+        parts.append(f"least recovered under the attack: {label[strongest]} ({recovered[strongest]:.0%}; "
+                     + ", ".join(f"{label[m]} {recovered[m]:.0%}" for m in done if m != strongest) + ")")
+    text = "; ".join(parts) + "."
+    if skipped:
+        text += " Not run: " + "; ".join(skipped.values()) + "."
+    return text
