@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--per-concept", type=int, default=400, help="training renders per concept and style")
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--out", type=Path, default=JUDGE_DIR)
     args = p.parse_args(argv)
     use_all_cores()

@@ -166,15 +166,16 @@ def build() -> None:
                                    elem_id="sa-metrics")
             downloads = gr.File(label="Downloads: the forgotten model and its report", file_count="multiple",
                                 interactive=False)
-    model.change(model_defaults, [model], [lmbda, steps, forget, surrogate, sd_box, sd_model, preset, before, after,
-                                           forget_prompt, surrogate_prompt, replay, paraphrases, train_method, with_attack,
-                                           with_baseline, method, compare_btn],
-                 api_visibility=PRIVATE)
+    # the model's controls, in model_defaults' order; an example sets them too (a model set by an example must not
+    # fire a change that clears the example's pictures: hence .input, the visitor's own choice)
+    model_controls = [lmbda, steps, forget, surrogate, sd_box, sd_model, preset, forget_prompt, surrogate_prompt, replay,
+                      paraphrases, train_method, with_attack, with_baseline, method, compare_btn]
+    model.input(model_defaults, [model], [*model_controls, before, after], api_visibility=PRIVATE)
     preset.change(preset_settings, [model, preset], [lmbda, steps, with_attack, with_baseline], api_visibility=PRIVATE,
                   show_progress="hidden")
     for button in example_buttons:
         button.click(show_example, [button], [before, after, metrics, downloads, status, verdict, extra_title, extra, model,
-                                              forget, surrogate, forget_prompt, surrogate_prompt],
+                                              *model_controls],
                      api_visibility=PRIVATE, show_progress="hidden")
     SLOT.wire(run_btn, stop_btn, forget_concept,
               [model, forget, surrogate, lmbda, gamma, steps, seed, sd_model, forget_prompt, surrogate_prompt, replay, train_method,
@@ -208,7 +209,8 @@ def _before_grid(kind: str):
 
 
 def model_defaults(model: str):
-    """Show the chosen model's presets, their λ and steps, its concept inputs (classes or prompts) and its samples."""
+    """The chosen model's controls (:data:`model_controls` order: presets, λ and steps, its concept inputs — classes
+    or prompts —, the method choice), then its samples before any run and an empty "after"."""
     kind = MODELS.get(model, "")
     presets = sa.presets_for(kind)
     first = next(iter(presets))
@@ -216,17 +218,17 @@ def model_defaults(model: str):
     prompts, hub = kind in PROMPT_KINDS, kind == SD
     suggestions = EMOJI_PROMPTS if kind == EMOJI else []
     options = presets[first].options
-    return (gr.Slider(value=config.lmbda), gr.Slider(value=config.steps), gr.Dropdown(visible=not prompts),
-            gr.Dropdown(visible=not prompts), gr.Group(visible=prompts),
-            gr.Dropdown(choices=list(offered_models()), visible=hub),
-            gr.Radio(choices=preset_choices(presets, _preset_seconds(kind)), value=first),
-            _before_grid(kind) if kind in MODELS.values() else None, None,
-            gr.Dropdown(choices=suggestions, value="a cat" if kind == EMOJI else "Brad Pitt"),
-            gr.Dropdown(choices=suggestions, value="a dog" if kind == EMOJI else "a middle-aged man"),
-            gr.Textbox(value="" if kind == EMOJI else "\n".join(sa.SD_REPLAY_PROMPTS), visible=hub),
-            gr.Textbox(visible=hub), gr.Radio(value=config.train_method),
-            gr.Checkbox(value=options.get("attack", False)), gr.Checkbox(value=options.get("compare_baseline", False)),
-            gr.Radio(visible=kind == EMOJI, value="selective_amnesia"), gr.Button(visible=kind == EMOJI))
+    controls = (gr.Slider(value=config.lmbda), gr.Slider(value=config.steps), gr.Dropdown(visible=not prompts),
+                gr.Dropdown(visible=not prompts), gr.Group(visible=prompts),
+                gr.Dropdown(choices=list(offered_models()), visible=hub),
+                gr.Radio(choices=preset_choices(presets, _preset_seconds(kind)), value=first),
+                gr.Dropdown(choices=suggestions, value="a cat" if kind == EMOJI else "Brad Pitt"),
+                gr.Dropdown(choices=suggestions, value="a dog" if kind == EMOJI else "a middle-aged man"),
+                gr.Textbox(value="" if kind == EMOJI else "\n".join(sa.SD_REPLAY_PROMPTS), visible=hub),
+                gr.Textbox(visible=hub), gr.Radio(value=config.train_method),
+                gr.Checkbox(value=options.get("attack", False)), gr.Checkbox(value=options.get("compare_baseline", False)),
+                gr.Radio(visible=kind == EMOJI, value="selective_amnesia"), gr.Button(visible=kind == EMOJI))
+    return (*controls, _before_grid(kind) if kind in MODELS.values() else None, None)
 
 
 @user_errors
@@ -273,19 +275,22 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
     return _digit_outputs(result, config.forget, f"Done: forgot '{config.forget}' → {surrogate} in {result.report['wall_s']:.1f} s.")
 
 
-@user_errors(status=4, n_outputs=13)
+@user_errors(status=4, n_outputs=25)
 def show_example(title: str):
-    """A precomputed example: its result at once, and the inputs that made it."""
+    """A precomputed example: its result at once, and the model and inputs that made it (so Forget computes it live)."""
     result, extra = precomputed_examples("amnesia")[title]
     inputs = extra["inputs"]
-    if inputs.get("model") == EMOJI:
+    kind = inputs.get("model", DEFAULT_MODEL_KIND)
+    label = next(k for k, v in MODELS.items() if v == kind)
+    controls = list(model_defaults(label)[:-2])
+    if kind == EMOJI:
         shown = _emoji_outputs(result, inputs["forget"], example_status("Forget"))
-        label = next(k for k, v in MODELS.items() if v == EMOJI)
-        return (*shown[:5], example_verdict(result, extra), *shown[6:], label, gr.skip(), gr.skip(), inputs["forget"],
-                inputs["surrogate"])
-    shown = _digit_outputs(result, inputs["forget"], example_status("Forget"))
-    return (*shown[:5], example_verdict(result, extra), *shown[6:], list(MODELS)[0], inputs["forget"], inputs["surrogate"],
-            gr.skip(), gr.skip())
+        controls[7], controls[8] = gr.Dropdown(choices=EMOJI_PROMPTS, value=inputs["forget"]), \
+            gr.Dropdown(choices=EMOJI_PROMPTS, value=inputs["surrogate"])
+    else:
+        shown = _digit_outputs(result, inputs["forget"], example_status("Forget"))
+        controls[2], controls[3] = gr.Dropdown(visible=True, value=inputs["forget"]), gr.Dropdown(visible=True, value=inputs["surrogate"])
+    return (*shown[:5], example_verdict(result, extra), *shown[6:], label, *controls)
 
 
 def _digit_outputs(result: RunResult, forget: str, status: str):

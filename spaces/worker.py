@@ -36,14 +36,14 @@ from typing import Any, Callable, Optional
 log = logging.getLogger("unlearning_studio")
 
 # Imported and loaded by a stand-by worker before it is needed (the rest loads on first use, in the worker).
-PRELOAD_MODULES = ("methods.feature_unlearning", "methods.selective_amnesia", "methods.guide", "accelerate")
-PRELOAD_GENERATORS = ("digiface-dcgan", "digits-cvae", "digits-ddpm")
+PRELOAD_MODULES = ("methods.feature_unlearning", "methods.selective_amnesia", "methods.guide", "methods.erasers", "accelerate")
+PRELOAD_GENERATORS = ("digiface-dcgan", "digits-cvae", "digits-ddpm", "emoji-sd")
 # What the first seconds of a run would otherwise load or look for (face detectors, dlib's models, the encoder, the
 # digit judges, GUIDE's optional networks): "module:function", each cached by its module.
 PRELOAD_CALLS = ("methods.guide.face_input:template", "methods.guide.face_input:_mtcnn", "methods.judges.faces:_mtcnn",
                  "methods.judges.faces:_dlib_models", "methods.judges.faces:_dlib_recognition",
                  "methods.guide.inversion:load_encoder", "methods.judges.digits:classifier",
-                 "methods.judges.digits:attacker_classifier",
+                 "methods.judges.digits:attacker_classifier", "methods.judges.emoji:emoji_judge",
                  # GUIDE's optional networks: offline, finding that their weights cannot be had takes a few seconds
                  "methods.guide.losses:lpips_model", "methods.guide.losses:identity_model")
 # What every run reads from the on-disk caches and no run should pay for: GUIDE's random faces' descriptors, Amnesia's

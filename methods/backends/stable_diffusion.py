@@ -8,6 +8,7 @@ A fine-tuned result is saved as a complete diffusers pipeline: ``StableDiffusion
 from __future__ import annotations
 
 import copy
+import functools
 import gzip
 import importlib.util
 import json
@@ -77,7 +78,16 @@ class StableDiffusionBackend(GeneratorBackend):
     @classmethod
     def load(cls, model: str | Path = DEFAULT_MODEL, dtype: Optional[torch.dtype] = None,
              device: Optional[str | torch.device] = None, **config: Any) -> "StableDiffusionBackend":
-        """Load a pipeline by Hub id or local folder; frozen; the safety checker is not loaded (training only)."""
+        """Load a pipeline by Hub id or local folder; frozen; the safety checker is not loaded (training only). A
+        pipeline shipped in the repository, loaded by its name with no options, is loaded once per process and shared
+        read-only (as the other back-ends' pretrained models are)."""
+        if str(model) in LOCAL_MODELS and dtype is None and device is None and not config:
+            return _shipped(str(model))
+        return cls._load(model, dtype, device, **config)
+
+    @classmethod
+    def _load(cls, model: str | Path, dtype: Optional[torch.dtype] = None, device: Optional[str | torch.device] = None,
+              **config: Any) -> "StableDiffusionBackend":
         from diffusers import StableDiffusionPipeline
         from diffusers.utils import logging as diffusers_logging
 
@@ -146,8 +156,9 @@ class StableDiffusionBackend(GeneratorBackend):
         return type(self)(clone, self.config, pipeline, self.conditions, self.concepts)
 
     def copy_to(self, device: torch.device | str) -> "StableDiffusionBackend":
-        """A pipeline is loaded for each run (never cached and shared), so the run may move its own."""
-        return self.to(device)
+        """A frozen copy of the whole pipeline on ``device``; this one (perhaps shared) stays where it is."""
+        pipeline = copy.deepcopy(self.pipeline).to(device)
+        return type(self)(pipeline.unet, self.config, pipeline, self.conditions, self.concepts).frozen()
 
     def enable_gradient_checkpointing(self) -> None:
         self.module.enable_gradient_checkpointing()
@@ -220,6 +231,11 @@ class StableDiffusionBackend(GeneratorBackend):
         return [directory / PROVENANCE_FILE] + sorted(f for f in (directory / "unet").glob("*") if f.is_file())
 
 
+@functools.lru_cache(maxsize=None)
+def _shipped(name: str) -> StableDiffusionBackend:
+    return StableDiffusionBackend._load(name)
+
+
 def check_prompt(prompt: Any, what: str = "", concepts: Optional["ConceptList"] = None) -> str:
     """``prompt`` with its spaces tidied, or ValueError in plain words: empty, too long, control or formatting
     characters, or (``concepts``: a closed-vocabulary model) a word the model never learnt, with what it knows.
@@ -236,9 +252,15 @@ def check_prompt(prompt: Any, what: str = "", concepts: Optional["ConceptList"] 
     if concepts is not None:
         unknown = [w for w in prompt.lower().split() if w not in concepts.vocabulary]
         if unknown:
-            shown = ", ".join(f"'{w[:20]}'" for w in unknown[:3])
+            shown = ", ".join(f"'{_echo(w)}'" for w in unknown[:3])
             raise ValueError(f"{label} has words this model never learnt ({shown}).{known}")
     return prompt
+
+
+def _echo(word: str, limit: int = 20) -> str:
+    """A visitor's word shown back: at most ``limit`` characters, anything but letters, digits and - replaced (no
+    Markdown or HTML reaches the page)."""
+    return re.sub(r"[^\w-]", "?", word[:limit]) + ("…" if len(word) > limit else "")
 
 
 def model_source(model: str | Path) -> str | Path:

@@ -75,17 +75,18 @@ def measured_concepts(concepts: "ConceptList", forgotten: Sequence[str], others_
     return neighbours, others
 
 
-def judge_concepts(original: "GeneratorBackend", unlearned: "GeneratorBackend", judge: EmojiJudge,
+def judge_concepts(original: "GeneratorBackend", unlearned: Optional["GeneratorBackend"], judge: EmojiJudge,
                    forgotten: Sequence[str], surrogate: Optional[str] = None, n: int = 32,
                    others_limit: Optional[int] = None) -> ConceptJudgement:
-    """Recognised rates of every measured concept's canonical prompt on ``n`` held-out seeds, before (cached) and after."""
+    """Recognised rates of every measured concept's canonical prompt on ``n`` held-out seeds, before (cached) and after
+    (``unlearned`` None: the original's side alone, e.g. to fill the cache)."""
     concepts = original.concepts
     neighbours, others = measured_concepts(concepts, forgotten, others_limit)
     names = list(forgotten) + neighbours + others
     prompts = [concepts.prompts[c] for c in names]
     seeds = [EVAL_SEED + 1000 * concepts.names.index(c) for c in names]
     before_p = original_probabilities(original, judge, prompts, seeds, n)
-    after_p = judged_probabilities(unlearned, judge, prompts, seeds, n)
+    after_p = before_p if unlearned is None else judged_probabilities(unlearned, judge, prompts, seeds, n)
 
     def rates(p: torch.Tensor) -> dict[str, float]:
         return {c: float((p[i, :, judge.names.index(c)] >= RECOGNISED_AT).float().mean()) for i, c in enumerate(names)}

@@ -88,7 +88,28 @@ def run(config: AmnesiaConfig, backend: GeneratorBackend, progress: Optional[Pro
     return AmnesiaResult(student, report, original)
 
 
-def warm_cache(models: tuple[str, ...] = ("digits-cvae", "digits-ddpm")) -> None:
+# the tab's default request on a prompt model: the stand-by worker fills what its first run reads
+PROMPT_MODEL_DEFAULTS = {"emoji-sd": ("a cat", "a dog")}
+
+
+def _warm_prompt_model(backend: GeneratorBackend, model: str) -> None:
+    """Every concept's replay buffer (shared by every request), and the default request's Fisher and judged "before"."""
+    from ..judges.concepts import judge_concepts
+    from ..judges.emoji import emoji_judge
+    from .config import presets_for
+
+    forget, surrogate = PROMPT_MODEL_DEFAULTS[model]
+    for name, preset in presets_for(model).items():
+        config = AmnesiaConfig.for_model(model, preset, forget=forget, surrogate=surrogate)
+        original = adapter_for(config.bind(backend), config)
+        original.warm()
+        fisher_diagonal(original, config.fisher_samples, seed=config.seed)
+        concepts = original.backend.concepts
+        judge_concepts(original.backend, None, emoji_judge(concepts.judge), [concepts.concept_of(forget)],
+                       concepts.concept_of(surrogate), preset.options["eval_per_concept"], preset.options["others_limit"])
+
+
+def warm_cache(models: tuple[str, ...] = ("digits-cvae", "digits-ddpm", "emoji-sd")) -> None:
     """Fill the on-disk caches every run of ``models`` reads — the Fisher, a diffusion model's buffers of its own samples,
     the original's measure at the quick preset's size (the tab's default), its gallery — so that no visitor's run pays them (a
     stand-by worker calls this while it waits; on a warm cache it only reads the files)."""
@@ -99,6 +120,9 @@ def warm_cache(models: tuple[str, ...] = ("digits-cvae", "digits-ddpm")) -> None
 
     for model in models:
         backend = load_generator(model)
+        if model in PROMPT_MODEL_DEFAULTS:
+            _warm_prompt_model(backend, model)
+            continue
         original_concept_grid(backend)
         for name, preset in presets_for(model).items():
             config = AmnesiaConfig.for_model(model, preset)
