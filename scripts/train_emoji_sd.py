@@ -26,11 +26,12 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from methods.backends.stable_diffusion import EMOJI_SD_DIR
+from methods.backends.stable_diffusion import EMOJI_SD_DIR, PROVENANCE_FILE
 from methods.datasets import emoji
 from methods.runtime import seed_everything, use_all_cores
 
 RESOLUTION = 32
+SAMPLER = {"sample_steps": 20, "guidance_scale": 3.0}
 CHECKPOINTS = ROOT / "runs" / "emoji-sd-train"
 
 
@@ -178,6 +179,8 @@ def save_pipeline(folder: Path, vae, unet, text_encoder, tokenizer, record: dict
     shutil.copy(CHECKPOINTS / "tokenizer" / "vocab.json", tokenizer_dir / "vocab.json")
     shutil.copy(CHECKPOINTS / "tokenizer" / "merges.txt", tokenizer_dir / "merges.txt")
     emoji.write_concepts(tmp / "concepts.json")
+    # the sampler it is judged with (StableDiffusionBackend.load reads it): 20 DDIM steps, guidance 3
+    (tmp / PROVENANCE_FILE).write_text(json.dumps({"backend": "stable-diffusion", "config": SAMPLER}, indent=2) + "\n")
     (tmp / "training.json").write_text(json.dumps(record, indent=2) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
