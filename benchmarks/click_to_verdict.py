@@ -1,7 +1,7 @@
 """What a workshop visitor waits for: from a click to the verdict on screen, in headless Chromium at 1280x720,
 against the app started from this checkout. Writes benchmarks/results/click_to_verdict.{json,md}.
 
-    .venv/bin/python benchmarks/click_to_verdict.py [--only identity features amnesia ddpm] [--repeats 3]
+    .venv/bin/python benchmarks/click_to_verdict.py [--only identity features amnesia ddpm emoji] [--repeats 3]
 
 For each tab: a precomputed example (nothing is computed) and a live run with the quick preset (the default), one
 visitor at a time; Amnesia on the digits cVAE (its default) and then the digits DDPM. The app starts with empty caches,
@@ -33,6 +33,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LAPTOP = {"width": 1280, "height": 720}
 LOG = OUT / "click_to_verdict.log"
 DDPM = "digits diffusion, DDPM (offline)"
+EMOJI = "emoji-sd: type a prompt"
 
 
 def _yield_cpu() -> str:
@@ -106,7 +107,7 @@ def _open(browser, url: str, tab: str):
     return page
 
 
-TABS = ("identity", "features", "amnesia", "ddpm")
+TABS = ("identity", "features", "amnesia", "ddpm", "emoji")
 
 
 def measure(browser, url: str, tabs: tuple[str, ...] = TABS) -> list[dict]:
@@ -118,7 +119,8 @@ def measure(browser, url: str, tabs: tuple[str, ...] = TABS) -> list[dict]:
 
     steps = [("Identity", lambda page: identity(page, row), "identity" in tabs),
              ("Features", lambda page: features(page, row), "features" in tabs),
-             ("Amnesia", lambda page: amnesia(page, row, "amnesia" in tabs, "ddpm" in tabs), "amnesia" in tabs or "ddpm" in tabs)]
+             ("Amnesia", lambda page: amnesia(page, row, "amnesia" in tabs, "ddpm" in tabs), "amnesia" in tabs or "ddpm" in tabs),
+             ("Amnesia", lambda page: emoji(page, row), "emoji" in tabs)]
     for tab, drive, wanted in steps:
         if not wanted:
             continue
@@ -171,6 +173,15 @@ def amnesia(page, row, cvae: bool, ddpm: bool) -> None:
         page.locator("#sa-run").click()
         page.wait_for_function(f"document.querySelector('#sa-verdict')?.innerText !== {previous!r}", timeout=600_000)
         row("Amnesia", "quick live run, digits DDPM", round(time.perf_counter() - started, 2))
+
+
+def emoji(page, row) -> None:
+    """emoji-sd: its example, then the quick preset on the tab's default prompt ('a cat' -> 'a dog')."""
+    page.locator("#sa-run").wait_for()
+    button = page.locator("#sa-examples").get_by_role("button", name="emoji-sd", exact=False).first
+    row("Amnesia", f"example '{button.inner_text()}'", _click_then_wait(page, button.click, "#sa-verdict", "Precomputed"))
+    row("Amnesia", "quick live run, emoji-sd ('a cat' -> 'a dog')",
+        _click_then_wait(page, page.locator("#sa-run").click, "#sa-status", "Done: forgot", live=True))
 
 
 def _medians(samples: list[dict]) -> list[dict]:

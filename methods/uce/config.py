@@ -25,7 +25,7 @@ class UCEConfig(BoundedConfig):
     edit_keys: bool = True  # the official default edits to_k as well as to_v
     rewordings: bool = False  # also erase the model's other caption templates of each concept (the official add_prompts)
     seed: int = bounded(0, 0, 2**31 - 1, "Seed")  # the judge's and the attack's seeds (the edit itself is closed form)
-    sample_steps: int = bounded(20, 1, 200, "Sampler steps")  # for judging and the galleries
+    sample_steps: int = bounded(10, 1, 200, "Sampler steps")  # for judging and the galleries
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -49,6 +49,6 @@ class UCEConfig(BoundedConfig):
 
 
 PRESETS = {
-    "quick": Preset("quick", "Quick", options={"eval_per_concept": 16, "others_limit": 6, "attack": False}, fixed_s=6.0),
-    "full": Preset("full", "Full", options={"eval_per_concept": 32, "others_limit": None, "attack": True}, fixed_s=40.0),
+    "quick": Preset("quick", "Quick", options={"eval_per_concept": 8, "others_limit": 3, "attack": False}),
+    "full": Preset("full", "Full", options={"eval_per_concept": 8, "others_limit": None, "attack": True}),
 }
