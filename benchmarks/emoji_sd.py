@@ -5,8 +5,7 @@
     .venv/bin/python benchmarks/emoji_sd.py --part dev        # Selective Amnesia settings on a development pair
     .venv/bin/python benchmarks/emoji_sd.py --part amnesia    # quick and full presets on held-out pairs, as the tab runs them
 
-Development: the pair 'a frog' -> 'a fish' and seeds 9000+; held-out: 'a cat' -> 'a dog' and 'a car' -> 'a bus' on the
-judge's own seeds (methods/judges/emoji.py EVAL_SEED). Every Selective Amnesia figure comes from ``sa.forget``, the
+Development: the pair 'a frog' -> 'a fish' and seeds 9000+; held-out: 'a cat' -> 'a dog' on the judge's own seeds (methods/judges/emoji.py EVAL_SEED). Every Selective Amnesia figure comes from ``sa.forget``, the
 entry the tab and the CLI call. Caches are fresh per run (every time counts the Fisher and the replay buffer).
 """
 from __future__ import annotations
@@ -32,7 +31,7 @@ from methods.runtime import use_all_cores
 
 OUT = ROOT / "benchmarks" / "results"
 DEV_SEED = 9000
-HELD_OUT_PAIRS = [("a cat", "a dog"), ("a car", "a bus")]
+HELD_OUT_PAIRS = [("a cat", "a dog")]
 DEV_PAIR = ("a frog", "a fish")
 
 
@@ -110,13 +109,13 @@ def part_guidance() -> dict:
     return {"json": res, "md": md}
 
 
-def run_preset(pair: tuple[str, str], preset_name: str, **overrides) -> dict:
+def run_preset(pair: tuple[str, str], preset_name: str, options: dict | None = None, **overrides) -> dict:
     backend = load_generator("emoji-sd")
     preset = sa.presets_for("emoji-sd")[preset_name]
     config = sa.AmnesiaConfig.for_model("emoji-sd", preset, forget=pair[0], surrogate=pair[1], **overrides)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        result = sa.forget(backend, config, out_dir=Path(tmp), **preset.options)
+        result = sa.forget(backend, config, out_dir=Path(tmp), **{**preset.options, **(options or {})})
     seconds = time.perf_counter() - started
     return {"pair": list(pair), "preset": preset_name, "seconds": round(seconds, 1), "verdict": result.verdict,
             "settings": result.report["settings"], "judged": result.report["judged"],
@@ -158,9 +157,12 @@ def grid_picture(result, path: Path) -> None:
 def part_amnesia() -> dict:
     runs = []
     for pair in HELD_OUT_PAIRS:
-        for preset in ("quick", "full"):
-            r = run_preset(pair, preset)
-            if pair == HELD_OUT_PAIRS[0] and preset == "full":
+        # the full preset as the tab runs it, then with the surrogate-only baseline beside it (over the tab's budget)
+        for preset, options in (("quick", {}), ("full", {}), ("full", {"compare_baseline": True})):
+            r = run_preset(pair, preset, options)
+            if options:
+                r["preset"] = "full + baseline"
+            if pair == HELD_OUT_PAIRS[0] and preset == "full" and not options:
                 grid_picture(r["result"], OUT / "emoji_sd_amnesia.png")
             r.pop("result")
             runs.append(r)

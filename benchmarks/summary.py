@@ -52,14 +52,16 @@ def rows() -> list[str]:
     emoji = _load("emoji_sd_amnesia")
     if emoji:
         for r in emoji:
-            if r["preset"] != "full" or r["pair"][0] != "a cat":
+            if r["preset"] != "full + baseline" or r["pair"][0] != "a cat":
                 continue
             j = r["judged"]
             f = next(iter(j["forgotten"].values()))
             atk = r.get("attack")
+            base = r["baseline"]["judged"] if r.get("baseline") else None
             out.append(f"| Amnesia · Selective Amnesia · emoji-sd | '{r['pair'][0]}' → '{r['pair'][1]}': recognised (emoji judge)"
                        f"{'; recovery attack' if atk else ''} | {f['before']:.0%} → **{f['after']:.0%}**"
                        + (f"; attack {atk['recovered_unlearned']:.0%} (original {atk['recovered_original']:.0%})" if atk else "")
+                       + (f"; surrogate only: others {base['others_mean']['after']:.0%}" if base else "")
                        + f" | neighbours kept {len(j['neighbours_kept'])}/{len(j['neighbours'])}; others "
                        f"{j['others_mean']['before']:.0%} → {j['others_mean']['after']:.0%} | {r['seconds']} s | "
                        "[emoji_sd_amnesia](benchmarks/results/emoji_sd_amnesia.md) |")

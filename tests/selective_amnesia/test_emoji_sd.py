@@ -17,7 +17,7 @@ from methods.judges.emoji import emoji_judge
 
 ROOT = Path(__file__).resolve().parents[2]
 # a short run: a third of the quick preset's steps, 8 judged samples per concept, two other concepts
-SHORT = dict(steps=40, fisher_samples=40, samples_per_concept=8)
+SHORT = dict(steps=60, fisher_samples=40, samples_per_concept=8)
 
 
 @pytest.fixture(scope="module")
