@@ -18,7 +18,7 @@ THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_m
 HEADER = """
 # Unlearning Studio
 Make a pretrained generator **forget** — an identity, a concept or a visual feature — without its training data.
-Everything here runs offline on a CPU: a real pretrained face GAN, and small digit models trained by this repository (see the README for how, and for measured results).
+Everything here runs offline on a CPU: a real pretrained face GAN, and small digit and text-to-image (emoji) models trained by this repository (see the README for how, and for measured results).
 """
 
 
