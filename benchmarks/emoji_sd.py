@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/emoji_sd.py --part guidance   # guidance scale chosen on development seeds
     .venv/bin/python benchmarks/emoji_sd.py --part dev        # Selective Amnesia settings on a development pair
     .venv/bin/python benchmarks/emoji_sd.py --part amnesia    # quick and full presets on held-out pairs, as the tab runs them
+    .venv/bin/python benchmarks/emoji_sd.py --part picture    # the README's picture, from the shipped example
 
 Development: the pair 'a frog' -> 'a fish' and seeds 9000+; held-out: 'a cat' -> 'a dog' on the judge's own seeds (methods/judges/emoji.py EVAL_SEED). Every Selective Amnesia figure comes from ``sa.forget``, the
 entry the tab and the CLI call. Caches are fresh per run (every time counts the Fisher and the replay buffer).
@@ -189,7 +190,17 @@ def part_amnesia() -> dict:
     return {"json": runs, "md": "\n".join(lines) + "\n"}
 
 
-PARTS = {"model": part_model, "guidance": part_guidance, "dev": part_dev, "amnesia": part_amnesia}
+def part_picture() -> dict:
+    """The README's picture: the shipped example's before/after rows (the Amnesia tab's example, full preset)."""
+    from methods.runtime import load_display
+
+    result, extra = load_display(ROOT / "assets" / "examples" / "amnesia" / "emoji-cat-to-dog")
+    grid_picture(result, OUT / "emoji_sd_amnesia.png")
+    return {"json": {"example": extra["title"], "verdict": result.verdict, "seconds": extra["seconds"]},
+            "md": f"`emoji_sd_amnesia.png`: {extra['title']} ({extra['seconds']} s, `{extra['command']}`). {result.verdict}\n"}
+
+
+PARTS = {"model": part_model, "guidance": part_guidance, "dev": part_dev, "amnesia": part_amnesia, "picture": part_picture}
 
 
 def main() -> None:
