@@ -51,11 +51,13 @@ ERASERS: dict[str, Eraser] = {
 }
 
 
-# A run's time on the 2-core reference CPU with emoji-sd, per preset (benchmarks/erasers.py; judging included), and
-# the seed-search attack's, per erased prompt.
-RUN_CPU_S: dict[str, dict[str, float]] = {"selective_amnesia": {"quick": 25.0, "full": 150.0},
-                                          "esd": {"quick": 40.0, "full": 120.0}, "uce": {"quick": 8.0, "full": 40.0}}
-ATTACK_CPU_S = 10.0
+# A run's expected time on the 2-core reference CPU with emoji-sd and warm caches, per preset, judging included, and
+# the seed-search attack's per erased prompt: from the step and sampler costs measured so far (0.5 s a Selective
+# Amnesia step, about 1 s a sampler step for 64 images, ESD 40 iterations + judging 31 s and UCE 18 s in the tests);
+# benchmarks/erasers.py measures the presets themselves.
+RUN_CPU_S: dict[str, dict[str, float]] = {"selective_amnesia": {"quick": 65.0, "full": 200.0},
+                                          "esd": {"quick": 60.0, "full": 150.0}, "uce": {"quick": 20.0, "full": 60.0}}
+ATTACK_CPU_S = 20.0
 
 
 def eraser_seconds(method: str, preset: Preset, with_attack: bool, n_prompts: int = 1) -> float:
