@@ -9,6 +9,7 @@ from methods.guide.evaluate import RANDOM_SEED, random_faces_descriptors
 from methods.judges.faces import face_descriptors
 from methods.runtime import to_uint8
 from methods.runtime.cache import CACHE_ROOT
+from methods.runtime.gallery import GALLERY_SEED
 from methods.selective_amnesia.evaluate import evaluate_original
 from methods.selective_amnesia.train import warm_cache
 
@@ -42,7 +43,7 @@ def test_original_gallery_is_cached_and_one_render_equals_one_per_class():
     small = type(ddpm)(ddpm.module, ddpm.config)  # same weights, fewer sampler steps: a quick check of the batching
     small.sampling_steps = 5
     grid = sa.concept_grid(small, n_show=3)
-    z = small.sample_latents(3, sa.gallery.GALLERY_SEED)
+    z = small.sample_latents(3, GALLERY_SEED)
     for i, name in enumerate(small.conditions):  # the batched grid is each class drawn on its own
         alone = to_uint8(small.render(z, torch.full((3,), i)))
         assert np.abs(grid[name].astype(int) - alone.astype(int)).max() <= 1
