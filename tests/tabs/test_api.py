@@ -6,7 +6,7 @@ def test_api_lists_the_main_actions_only():
 
     info = build_app().get_api_info()
     assert sorted(info["named_endpoints"]) == [
-        "/amnesia_forget", "/directions_load", "/directions_render", "/directions_strip", "/features_unlearn",
+        "/amnesia_compare", "/amnesia_forget", "/directions_load", "/directions_render", "/directions_strip", "/features_unlearn",
         "/identity_preview", "/identity_unlearn",
     ]
     assert not info["unnamed_endpoints"]
