@@ -81,9 +81,7 @@ def part_held_out() -> dict:
     runs = {}
     for method in ERASERS:
         r = run(method, HELD_OUT[:1], HELD_OUT[1])
-        result = r.pop("result")
-        if method == "selective_amnesia":
-            shown = result
+        r.pop("result")
         runs[method] = r
         print(method, r["seconds"], r["verdict"], flush=True)
     several = {}
@@ -106,7 +104,6 @@ def part_held_out() -> dict:
         uce.uce_edit(backend.with_conditions([]), uce.UCEConfig.for_model("emoji-sd", forget=HELD_OUT[:1], surrogate=HELD_OUT[1]),
                      list(HELD_OUT[:1]))
         uce_times.append(time.perf_counter() - started)
-    del shown
     res = {"pair": list(HELD_OUT), "runs": runs, "several": {"forget": list(SEVERAL), "runs": several},
            "compare_quick": {"seconds": compare_s, "verdict": compared.verdict, "table": compared.table()},
            "uce_edit_s_median": round(float(np.median(uce_times)), 3),
