@@ -25,7 +25,7 @@ from pathlib import Path
 
 from playwright.sync_api import Error as PlaywrightError, sync_playwright
 
-from launch import running_app  # benchmarks/launch.py: the script's folder is first on the path
+from spaces.launch import running_app
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results"
@@ -201,7 +201,7 @@ def main() -> None:
     args = parser.parse_args()
     tabs = tuple(args.only)
     cache = tempfile.mkdtemp()  # a freshly started Space's empty caches
-    with running_app(ROOT, LOG, UNLEARNING_STUDIO_CACHE=cache) as (url, _):
+    with running_app(LOG, HF_HUB_OFFLINE="1", UNLEARNING_STUDIO_CACHE=cache) as (url, _):
         # The browser is the visitor's, on another machine: here it shares the 2 cores, so it gets the CPU only when the
         # app does not want it (the app started before this, outside that group) and does not slow the run it waits for.
         # This process joins the group before Playwright starts its driver, which starts the browser: both inherit it.

@@ -12,12 +12,8 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -43,24 +39,13 @@ def timed(fn, *args, **kwargs):
 
 def app_start_seconds() -> float:
     """Seconds from `python app.py` to the first HTTP 200."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
-    t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-                return time.perf_counter() - t
-            except OSError:
-                if proc.poll() is not None or time.perf_counter() - t > 120:
-                    raise RuntimeError("app did not start")
-                time.sleep(0.05)
-    finally:
-        proc.terminate()
-        proc.wait()
+    import tempfile
+
+    from spaces.launch import running_app
+
+    started = time.perf_counter()
+    with running_app(Path(tempfile.gettempdir()) / "feature-unlearning-bench-app.log"):
+        return time.perf_counter() - started
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import numpy as np
 import psutil
 from gradio_client import Client, handle_file
 
-from launch import running_app  # benchmarks/launch.py: the script's folder is first on the path
+from spaces.launch import running_app
 from methods.guide.face_input import example_photos
 
 HERE = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.root, capture_output=True, text=True).stdout.strip()
     out = {"root_commit": commit, "runs": []}
-    with running_app(args.root, args.out.with_suffix(".log")) as (url, app):
+    with running_app(args.out.with_suffix(".log"), root=args.root, HF_HUB_OFFLINE="1") as (url, app):
         trainer, viewer = Client(url, verbose=False), Client(url, verbose=False)
         viewer.predict("SeFa — closed form (instant)", "digiface-dcgan", None, 8, 6, 0, api_name="/directions_load")
         quiet = []

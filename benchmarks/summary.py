@@ -51,14 +51,15 @@ def rows() -> list[str]:
                        f"{m['wall_s']} s | [selective_amnesia](benchmarks/results/selective_amnesia.md) |")
     emoji = _load("emoji_sd_amnesia")
     if emoji:
-        for r in emoji:
-            if r["preset"] != "full + baseline" or r["pair"][0] != "a cat":
+        for r in emoji["runs"]:
+            if r["preset"] not in ("quick", "full + baseline") or r["pair"][0] != "a cat":
                 continue
             j = r["judged"]
             f = next(iter(j["forgotten"].values()))
             atk = r.get("attack")
             base = r["baseline"]["judged"] if r.get("baseline") else None
-            out.append(f"| Amnesia · Selective Amnesia · emoji-sd | '{r['pair'][0]}' → '{r['pair'][1]}': recognised (emoji judge)"
+            out.append(f"| Amnesia · Selective Amnesia ({r['preset']}) · emoji-sd | '{r['pair'][0]}' → '{r['pair'][1]}': "
+                       "recognised (emoji judge)"
                        f"{'; recovery attack' if atk else ''} | {f['before']:.0%} → **{f['after']:.0%}**"
                        + (f"; attack {atk['recovered_unlearned']:.0%} (original {atk['recovered_original']:.0%})" if atk else "")
                        + (f"; surrogate only: others {base['others_mean']['after']:.0%}" if base else "")

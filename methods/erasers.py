@@ -7,7 +7,7 @@ prompts, surrogate and seeds, judged by one judge and one attack (:mod:`methods.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -17,6 +17,7 @@ from . import esd, uce
 from . import selective_amnesia as sa
 from .backends import GeneratorBackend
 from .runtime import CancelFn, MetricRow, Preset, ProgressFn, RunResult, report_progress, subrange, write_json
+from .errors import InputError
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Eraser:
 
 def _sa_config(model: str, preset: Preset, forget: tuple[str, ...], surrogate: str, seed: int = 0):
     if len(forget) != 1:
-        raise ValueError("Selective Amnesia forgets one prompt per run here: pick ESD or UCE to erase several at once")
+        raise InputError("Selective Amnesia forgets one prompt per run here: pick ESD or UCE to erase several at once")
     return sa.AmnesiaConfig.for_model(model, preset, forget=forget[0], surrogate=surrogate or "noise", seed=seed)
 
 
@@ -79,10 +80,13 @@ def compare_erasers(backend: GeneratorBackend, forget: Sequence[str], surrogate:
     for m in methods:
         if m not in usable:
             skipped[m] = f"{ERASERS[m].label} forgets one prompt per run"
+    sample_steps = None  # every method's images drawn with the first one's sampler: the judge sees like with like
     for k, name in enumerate(usable):
         eraser = ERASERS[name]
         chosen = eraser.presets[preset]
         config = eraser.make_config(model, chosen, forget, surrogate, seed)
+        sample_steps = sample_steps or config.sample_steps
+        config = replace(config, sample_steps=sample_steps)
         options = {**chosen.options, "attack": attack}
         part = subrange(progress, k / len(usable), (k + 1) / len(usable), f"{eraser.label}: ")
         started = time.perf_counter()

@@ -13,8 +13,9 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .backends import BackendError, GeneratorBackend, WSpaceBackend, load_generator
+from .backends import GeneratorBackend, WSpaceBackend, load_generator
 from .runtime import use_all_cores, to_uint8
+from .errors import InputError
 
 
 def sample_images(generator: GeneratorBackend, latents: np.ndarray, condition: Optional[str] = None) -> np.ndarray:
@@ -29,15 +30,15 @@ def sample_images(generator: GeneratorBackend, latents: np.ndarray, condition: O
         return to_uint8(generator.render_w(w))
     if latents.ndim != 2 or latents.shape[1] != z_width:
         widths = f"{z_width}" + (f" (z) or {w_width} (W)" if w_width else "")
-        raise ValueError(f"latents must have shape (n, {widths}) for '{generator.name}', got {latents.shape}")
+        raise InputError(f"latents must have shape (n, {widths}) for '{generator.name}', got {latents.shape}")
     z = torch.as_tensor(latents, dtype=torch.float32).reshape(len(latents), *generator.latent_shape)
     if generator.conditions:
         if condition is None:
-            raise ValueError(f"'{generator.name}' is conditional: give --condition (one of {', '.join(generator.conditions)})")
+            raise InputError(f"'{generator.name}' is conditional: give --condition (one of {', '.join(generator.conditions)})")
         labels = torch.full((len(z),), generator.condition_index(condition))
         return to_uint8(generator.render(z, labels))
     if condition is not None:
-        raise ValueError(f"'{generator.name}' is not conditional: --condition does not apply")
+        raise InputError(f"'{generator.name}' is not conditional: --condition does not apply")
     return to_uint8(generator.render(z))
 
 
@@ -59,20 +60,20 @@ def main(argv: Optional[list[str]] = None) -> int:
         condition = args.condition
         if generator.open_vocabulary:
             if args.prompt is None:
-                raise ValueError(f"'{args.generator}' draws from a prompt: give --prompt")
+                raise InputError(f"'{args.generator}' draws from a prompt: give --prompt")
             settings = {k: v for k, v in (("guidance_scale", args.guidance_scale), ("sample_steps", args.steps)) if v is not None}
             prompt = generator.check_prompt(args.prompt)
             generator, condition = generator.with_conditions([prompt], **settings), prompt
         elif args.prompt is not None:
-            raise ValueError(f"'{args.generator}' does not take a prompt (--condition picks a concept)")
+            raise InputError(f"'{args.generator}' does not take a prompt (--condition picks a concept)")
         if args.latents is not None:
             latents = np.load(args.latents)
         elif args.n is not None and 0 < args.n <= 100_000:
             latents = generator.sample_latents(args.n, args.seed).flatten(1).numpy()
         else:
-            raise ValueError("give --latents Z.npy or --n N (1..100000)")
+            raise InputError("give --latents Z.npy or --n N (1..100000)")
         images = sample_images(generator, latents, condition)
-    except (BackendError, ValueError, OSError) as exc:
+    except (InputError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, images=images, latents=np.asarray(latents, dtype=np.float32))

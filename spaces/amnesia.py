@@ -30,6 +30,7 @@ from spaces.common import (
     user_errors,
 )
 from spaces.models import clip_judge_model, offered_models, resolve_model
+from methods.errors import InputError
 
 SD, EMOJI = "stable-diffusion", "emoji-sd"
 MODELS = {"digits cVAE (offline)": "digits-cvae", "digits diffusion, DDPM (offline)": "digits-ddpm",
@@ -250,11 +251,11 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
     """Forget one concept under a preset (its learning rate and evaluation size; λ, γ, steps and seed as set); show
     samples of every concept before/after, the metrics and downloads."""
     if model not in MODELS:
-        raise ValueError("unknown model: pick one from the list")
+        raise InputError("unknown model: pick one from the list")
     settings = Config.checked_inputs(lmbda=lmbda, gamma=gamma, steps=steps, seed=seed)  # the rest: the model's defaults
     if MODELS[model] == EMOJI:
         if method not in ERASERS:
-            raise ValueError(f"method must be one of: {', '.join(ERASERS)}")
+            raise InputError(f"method must be one of: {', '.join(ERASERS)}")
         if method != "selective_amnesia":
             return _erase_emoji(method, forget_prompt, surrogate_prompt, preset, bool(with_attack), settings["seed"],
                                 request, progress)
@@ -325,7 +326,7 @@ def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, rep
     attack is a seed search over the prompt and the visitor's rewordings, judged by the operator's CLIP."""
     rewordings = [line.strip() for line in str(paraphrases or "").splitlines() if line.strip()]
     if len(rewordings) > MAX_PARAPHRASES or any(len(line) > 200 for line in rewordings):
-        raise ValueError(f"give at most {MAX_PARAPHRASES} rewordings, each under 200 characters")
+        raise InputError(f"give at most {MAX_PARAPHRASES} rewordings, each under 200 characters")
     model = resolve_model(sd_model)  # from the operator's list, never a path a visitor typed
     parameters = StableDiffusionBackend.unet_parameters(model)  # before any weights are downloaded or read
     if parameters > CPU_PARAMETER_LIMIT and not gpu_available():
@@ -354,7 +355,7 @@ def _forget_emoji(forget_prompt: Any, surrogate_prompt: Any, train_method: str, 
     surrogate = check_prompt(surrogate_prompt, "surrogate", EMOJI_CONCEPTS)
     chosen = chosen_preset(sa.presets_for(EMOJI), preset)
     if train_method not in sa.TRAIN_METHODS:
-        raise ValueError(f"train_method must be one of: {', '.join(sa.TRAIN_METHODS)}")
+        raise InputError(f"train_method must be one of: {', '.join(sa.TRAIN_METHODS)}")
     config = Config.for_model(EMOJI, chosen, forget=forget, surrogate=surrogate, train_method=train_method, **settings)
     config.check_concepts(EMOJI_CONCEPTS)
     estimate = config.cpu_seconds(EMOJI, chosen, with_attack, with_baseline)
@@ -367,10 +368,10 @@ def _forget_emoji(forget_prompt: Any, surrogate_prompt: Any, train_method: str, 
 def _prompts(text: Any, what: str) -> tuple[str, ...]:
     """One prompt, or several separated by commas ("a cat, a dog"), each checked against what emoji-sd knows."""
     if not isinstance(text, str):
-        raise ValueError(f"the {what} prompt is empty. {EMOJI_CONCEPTS.known()}")
+        raise InputError(f"the {what} prompt is empty. {EMOJI_CONCEPTS.known()}")
     parts = [p for p in text.split(",") if p.strip()] or [""]
     if len(parts) > MAX_ERASED:
-        raise ValueError(f"erase at most {MAX_ERASED} prompts at once")
+        raise InputError(f"erase at most {MAX_ERASED} prompts at once")
     return tuple(check_prompt(p, what, EMOJI_CONCEPTS) for p in parts)
 
 

@@ -18,9 +18,9 @@ import gradio as gr
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from methods.backends import BackendError
 from methods.runtime import Cancelled, Preset, RunResult, load_display, ui_bounds
 from spaces.worker import Job, TrainingQueue, WorkerFailed
+from methods.errors import InputError
 
 log = logging.getLogger("unlearning_studio")
 RUNS_ROOT = Path(tempfile.gettempdir()) / "unlearning-studio-runs"
@@ -30,7 +30,7 @@ RUN_TTL_S = 6 * 3600
 def _message(exc: BaseException, where: str) -> str:
     if isinstance(exc, Cancelled):
         return "Run cancelled. Nothing was changed; start again when ready."
-    if isinstance(exc, (ValueError, BackendError)):
+    if isinstance(exc, InputError):
         log.info("refused in %s (%s)", where, type(exc).__name__)  # one line; what the visitor sent is not logged
         return str(exc)
     if isinstance(exc, WorkerFailed):
@@ -38,7 +38,7 @@ def _message(exc: BaseException, where: str) -> str:
     if isinstance(exc, MemoryError):
         return "Out of memory: try fewer samples or a smaller batch."
     log.exception("unexpected error in %s", where)  # a bug: the traceback goes to the server log only
-    return f"Unexpected error ({type(exc).__name__}). The details are in the server log."
+    return "Something went wrong on our side, not with your input. The details are in the server log; please try again."
 
 
 def user_errors(fn: Optional[Callable] = None, *, status: Optional[int] = None, n_outputs: int = 1) -> Callable:
@@ -186,7 +186,7 @@ def preset_radio(presets: dict[str, Preset], seconds: Callable[[Preset], float],
 def chosen_preset(presets: dict[str, Preset], name: Any) -> Preset:
     """The preset a visitor (or an API caller) named; a plain refusal for anything else."""
     if not isinstance(name, str) or name not in presets:
-        raise ValueError(f"preset must be one of: {', '.join(presets)}")
+        raise InputError(f"preset must be one of: {', '.join(presets)}")
     return presets[name]
 
 

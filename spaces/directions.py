@@ -16,6 +16,7 @@ from methods.backends import DEFAULT_FACE_GENERATOR, load_generator
 from methods.runtime import to_uint8
 from methods.runtime.config import coerce_number
 from spaces.common import PRIVATE, labelled_rows, user_errors
+from methods.errors import InputError
 
 MAX_SLIDERS = 20
 STRIP_SEEDS, STRIP_COLUMNS = 6, 7
@@ -96,7 +97,7 @@ def load_method(method_label: str, generator_name: str, upload_path: Optional[st
     eps = coerce_number(max_shift, 0.5, 50, "Slider range")
     seed = int(coerce_number(seed, 0, MAX_SEED, "Seed", integer=True))
     if generator_name != DEFAULT_FACE_GENERATOR:  # a name from the list, never a folder on the server
-        raise ValueError(f"unknown generator: this tab shows '{DEFAULT_FACE_GENERATOR}'")
+        raise InputError(f"unknown generator: this tab shows '{DEFAULT_FACE_GENERATOR}'")
     backend = load_generator(generator_name)
     if upload_path:
         directions, report = dirs.load_directions(upload_path, backend.latent_dim)
@@ -118,7 +119,7 @@ def load_method(method_label: str, generator_name: str, upload_path: Optional[st
 
 def _require(state: Optional[dict]) -> dict:
     if not state or "directions" not in state:
-        raise ValueError("choose a method first: no directions are loaded")
+        raise InputError("choose a method first: no directions are loaded")
     return state
 
 

@@ -37,6 +37,7 @@ from spaces.common import (
     result_table,
     user_errors,
 )
+from methods.errors import InputError
 
 PAGE_SIZE = 64
 MAX_NAME = 40
@@ -261,13 +262,13 @@ def save_labels(grid_value: dict, state: Optional[LabelSet]) -> str:
 @user_errors(status=2, n_outputs=4)
 def load_labels(path: Optional[str]):
     if not path:
-        raise ValueError("choose a labels.json file first")
+        raise InputError("choose a labels.json file first")
     labels = LabelSet.load(Path(path))
     if labels.generator != DEFAULT_FACE_GENERATOR or labels.page_size != PAGE_SIZE:
-        raise ValueError(f"these labels are for '{labels.generator}' with {labels.page_size} samples a page; "
+        raise InputError(f"these labels are for '{labels.generator}' with {labels.page_size} samples a page; "
                          f"this tab labels '{DEFAULT_FACE_GENERATOR}' with {PAGE_SIZE}")
     if not labels.pages:
-        raise ValueError("the labels file has no labelled pages")
+        raise InputError("the labels file has no labelled pages")
     return _show(min(labels.pages), labels)
 
 
@@ -297,9 +298,9 @@ def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, ba
     else:
         pos, neg = labels.latents(generator)
         if len(pos) == 0:
-            raise ValueError("No faces are marked as having the feature: click the faces that show it first.")
+            raise InputError("No faces are marked as having the feature: click the faces that show it first.")
         if len(neg) == 0:
-            raise ValueError("Every labelled face is marked: leave the faces without the feature unmarked.")
+            raise InputError("Every labelled face is marked: leave the faces without the feature unmarked.")
         source = f"{len(pos)} faces with the feature and {len(neg)} without"
     if base_file:
         load_weights_into(generator, Path(base_file))  # checked here, before the run queues; the worker loads it again

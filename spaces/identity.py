@@ -27,6 +27,7 @@ from spaces.common import (
     result_table,
     user_errors,
 )
+from methods.errors import InputError
 
 SLOT = TrainingSlot("identity")
 Config = guide.GuideConfig
@@ -179,7 +180,7 @@ def unlearn(photo: Optional[str], others: Optional[list[str]], steps: Any, dista
     """Run GUIDE (and the baseline) on the photo under a preset (its learning rate, inversion and evaluation sizes;
     the steps, d, seed and baseline as set); show the galleries, the metrics and downloads."""
     if not photo:
-        raise ValueError("upload a photo of one person first (or click an example)")
+        raise InputError("upload a photo of one person first (or click an example)")
     chosen = chosen_preset(PRESETS, preset)
     config = Config.from_inputs(**{**chosen.settings, "steps": steps, "d": distance, "seed": seed})
     estimate = config.cpu_seconds(with_baseline=bool(with_baseline), preset=chosen, with_attack=bool(with_attack))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from methods.backends.stable_diffusion import DEFAULT_MODEL, HUB_ID
 from methods.judges.clip import DEFAULT_CLIP
+from methods.errors import InputError
 
 IDS_VARIABLE, DIR_VARIABLE, JUDGE_VARIABLE = "STUDIO_SD_MODELS", "STUDIO_MODELS_DIR", "STUDIO_CLIP_JUDGE"
 NOT_OFFERED = "this model is not offered here: pick one from the list (the Space's operator chooses the list)"
@@ -44,7 +45,7 @@ def resolve_model(choice: object) -> str:
     """The Hub id or folder behind a visitor's choice; ValueError (one plain message) for anything else."""
     offered = offered_models()
     if not isinstance(choice, str) or choice not in offered:
-        raise ValueError(NOT_OFFERED)
+        raise InputError(NOT_OFFERED)
     return offered[choice]
 
 

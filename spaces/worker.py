@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Callable, Optional
+from methods.errors import InputError
 
 log = logging.getLogger("unlearning_studio")
 
@@ -50,8 +51,6 @@ PRELOAD_CALLS = ("methods.guide.face_input:template", "methods.guide.face_input:
 # Fisher, replay buffers and the original's measure. The first stand-by of a fresh Space fills them (about a minute of
 # its idle time); later ones only read them. UNLEARNING_STUDIO_WARM_CACHES=0 skips this (the tests do).
 WARM_CALLS = ("methods.guide.evaluate:warm_cache", "methods.selective_amnesia.train:warm_cache")
-# (Also running each method once on two steps, to build its kernels before the visitor's run, saved nothing measurable
-# beyond this loading: 2 samples a method, benchmarks/warm_up.py in commit 90bda4e. It was removed.)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The server's light actions (gallery pages, sliders) come first on 2 cores, but not so far first that a busy page
 # starves the run: at 5 the worker keeps about a quarter of a core that the server also wants (10 would leave it a tenth).
@@ -144,7 +143,7 @@ def worker_main(fd: int) -> None:
     conn = Connection(fd)
     os.nice(WORKER_NICENESS)
     loading = time.monotonic()
-    from methods.backends import BackendError, load_generator
+    from methods.backends import load_generator
 
     for name in PRELOAD_MODULES:
         importlib.import_module(name)
@@ -164,6 +163,7 @@ def worker_main(fd: int) -> None:
     def progress(fraction: float, message: str) -> None:
         _send(conn, ("progress", float(fraction), str(message)))
 
+    progress(0.0, "Starting…")  # the run's time limit counts from here, not from the stand-by's loading
     try:
         started = time.monotonic()
         log.info("run started: %s", job.fn.__qualname__)
@@ -172,7 +172,7 @@ def worker_main(fd: int) -> None:
         # logged before the answer goes: the server ends this process as soon as it has it
         log.info("run done: %s in %.1f s", job.fn.__qualname__, time.monotonic() - started)
         _send(conn, ("done", portable))
-    except (ValueError, BackendError) as exc:  # the method refused the input: its message is for the visitor
+    except InputError as exc:  # the method refused the input: its message is for the visitor
         log.info("run refused (%s)", type(exc).__name__)
         _send(conn, ("refused", str(exc)))
     except MemoryError:
@@ -235,9 +235,9 @@ class TrainingQueue:
     def _enter(self, session: str, estimate_s: float) -> _Ticket:
         with self._changed:
             if any(t.session == session for t in self._line):
-                raise ValueError("You already have a run queued or running: wait for it to finish, or press Cancel.")
+                raise InputError("You already have a run queued or running: wait for it to finish, or press Cancel.")
             if len(self._line) > self.max_waiting:
-                raise ValueError(f"The Space is busy: {len(self._line) - 1} runs are waiting. Please try again in a few minutes.")
+                raise InputError(f"The Space is busy: {len(self._line) - 1} runs are waiting. Please try again in a few minutes.")
             ticket = _Ticket(session, estimate_s)
             self._line.append(ticket)
             return ticket
@@ -327,13 +327,14 @@ class TrainingQueue:
 
     def _follow(self, worker: Worker, progress: Callable[[float, str], None], cancelled: Callable[[], bool]) -> Any:
         started = time.monotonic()
+        running_since: Optional[float] = None  # the worker's first message: it has loaded and begun the job
         progress(0.0, "Starting…")
         while True:
             if cancelled():
                 raise _cancelled()
-            elapsed = time.monotonic() - started
+            elapsed = time.monotonic() - (running_since or started)
             if elapsed > self.max_run_s:
-                raise ValueError(f"This run took longer than the Space allows ({_duration(self.max_run_s)}) and was "
+                raise InputError(f"This run took longer than the Space allows ({_duration(self.max_run_s)}) and was "
                                  "stopped. Choose fewer steps, or run the command line on your own machine.")
             try:
                 if not worker.conn.poll(POLL_S):
@@ -342,12 +343,13 @@ class TrainingQueue:
             except (EOFError, OSError):
                 raise WorkerFailed("the run's process ended without an answer (out of memory?)") from None
             if kind == "progress":
+                running_since = running_since or time.monotonic()
                 fraction, message = payload
                 progress(fraction, message + _remaining(elapsed, fraction))
             elif kind == "done":
                 return payload[0]
             elif kind == "refused":
-                raise ValueError(payload[0])
+                raise InputError(payload[0])
             else:
                 raise WorkerFailed(f"the run failed ({payload[0]}); the details are in the server log")
 

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Optional
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+from ..errors import InputError
 
 WEIGHTS_FILE = "generator.safetensors"
 CONFIG_FILE = "config.json"
@@ -22,7 +23,7 @@ CONFIG_FILE = "config.json"
 _REGISTRY: dict[str, type["GeneratorBackend"]] = {}
 
 
-class BackendError(ValueError):
+class BackendError(InputError):
     """A generator name or directory that cannot be loaded (message is shown to users)."""
 
 
@@ -123,7 +124,7 @@ class GeneratorBackend(ABC):
 
     def with_conditions(self, prompts: list[str], **config: Any) -> "GeneratorBackend":
         """The same generator with ``prompts`` as its concepts (``open_vocabulary`` back-ends only)."""
-        raise ValueError(f"'{self.name}' has a fixed set of concepts; it does not take prompts")
+        raise InputError(f"'{self.name}' has a fixed set of concepts; it does not take prompts")
 
     def first_layer_matrix(self) -> torch.Tensor:
         """The first layer as a matrix A (out_features, latent_dim) acting on the latent (SeFa's input).
@@ -136,7 +137,7 @@ class GeneratorBackend(ABC):
                 return module.weight.detach().reshape(module.weight.shape[0], -1).T
             if isinstance(module, nn.Linear):
                 return module.weight.detach()
-        raise ValueError(f"'{self.name}' has no linear first layer for SeFa")
+        raise InputError(f"'{self.name}' has no linear first layer for SeFa")
 
     def enable_gradient_checkpointing(self) -> None:
         """Recompute activations in the backward pass to save memory (back-ends whose module can override);
@@ -154,10 +155,10 @@ class GeneratorBackend(ABC):
     def condition_index(self, condition: str | int) -> int:
         """A condition given by name or index -> its index (ValueError for an unknown one)."""
         if not self.conditions:
-            raise ValueError(f"'{self.name}' is not a conditional generator")
+            raise InputError(f"'{self.name}' is not a conditional generator")
         if str(condition) in self.conditions:
             return self.conditions.index(str(condition))
-        raise ValueError(f"'{condition}' is not a concept of '{self.name}' (known: {', '.join(self.conditions)})")
+        raise InputError(f"'{condition}' is not a concept of '{self.name}' (known: {', '.join(self.conditions)})")
 
     # --- persistence --------------------------------------------------------------------
     def save(self, directory: Path, provenance: Optional[dict[str, Any]] = None) -> list[Path]:

@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from .base import GeneratorBackend, register
+from ..errors import InputError
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "digits"
 DIGITS = [str(i) for i in range(10)]
@@ -67,7 +68,7 @@ class DigitsCVAE(GeneratorBackend):
 
     def decode(self, latents: torch.Tensor, condition: Optional[torch.Tensor] = None) -> torch.Tensor:
         if condition is None:
-            raise ValueError("digits-cvae is conditional: give a digit (0-9) for every latent")
+            raise InputError("digits-cvae is conditional: give a digit (0-9) for every latent")
         probs = torch.sigmoid(self.module.decode_logits(latents.flatten(1), condition))
         return (probs * 2 - 1).reshape(-1, 1, 8, 8)
 
@@ -124,7 +125,7 @@ class DigitsDDPM(GeneratorBackend):
         from diffusers import DDIMScheduler
 
         if condition is None:
-            raise ValueError("digits-ddpm is conditional: give a digit (0-9) for every latent")
+            raise InputError("digits-ddpm is conditional: give a digit (0-9) for every latent")
         scheduler = DDIMScheduler(num_train_timesteps=TRAIN_TIMESTEPS)
         scheduler.set_timesteps(self.sampling_steps)
         x = latents.reshape(-1, 1, 8, 8)

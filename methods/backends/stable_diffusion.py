@@ -23,6 +23,7 @@ from torch import nn
 
 from ..datasets.emoji import concept_in, prompt_for
 from .base import BackendError, GeneratorBackend, register
+from ..errors import InputError
 
 DEFAULT_MODEL = "CompVis/stable-diffusion-v1-4"
 EMOJI_SD_DIR = Path(__file__).resolve().parents[2] / "assets" / "emoji-sd"  # trained by scripts/train_emoji_sd.py
@@ -176,7 +177,7 @@ class StableDiffusionBackend(GeneratorBackend):
         """``prompt`` tidied, or ValueError in plain words (see :func:`check_prompt`); then the text encoder's length."""
         prompt = check_prompt(prompt, what, self.concepts)
         if self.count_tokens(prompt) > int(self.pipeline.tokenizer.model_max_length):
-            raise ValueError(f"the {what} prompt is too long: the text encoder reads at most 75 tokens (about 50 words)")
+            raise InputError(f"the {what} prompt is too long: the text encoder reads at most 75 tokens (about 50 words)")
         return prompt
 
     @classmethod
@@ -204,7 +205,7 @@ class StableDiffusionBackend(GeneratorBackend):
         """Initial noise latents + prompt indices -> images in [-1, 1] (``output_type="latent"``: VAE latents).
         Runs the sampler (``sample_steps`` DDIM/PNDM steps with classifier-free guidance): not differentiable."""
         if condition is None:
-            raise ValueError("Stable Diffusion needs a prompt for every latent")
+            raise InputError("Stable Diffusion needs a prompt for every latent")
         prompts = [self.conditions[int(i)] for i in condition]
         out = self.pipeline(prompt=prompts, latents=latents.to(self.device, self.pipeline.unet.dtype),
                             num_inference_steps=int(self.config["sample_steps"]), guidance_scale=float(self.config["guidance_scale"]),
@@ -243,17 +244,17 @@ def check_prompt(prompt: Any, what: str = "", concepts: Optional["ConceptList"] 
     label = f"the {what} prompt" if what else "the prompt"
     known = f" {concepts.known()}" if concepts else ""
     if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError(f"{label} is empty.{known}")
+        raise InputError(f"{label} is empty.{known}")
     if len(prompt) > MAX_PROMPT_CHARS:
-        raise ValueError(f"{label} is too long: at most {MAX_PROMPT_CHARS} characters.{known}")
+        raise InputError(f"{label} is too long: at most {MAX_PROMPT_CHARS} characters.{known}")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") for ch in prompt):
-        raise ValueError(f"{label} has control or formatting characters: type plain words.{known}")
+        raise InputError(f"{label} has control or formatting characters: type plain words.{known}")
     prompt = " ".join(prompt.split())
     if concepts is not None:
         unknown = [w for w in prompt.lower().split() if w not in concepts.vocabulary]
         if unknown:
             shown = ", ".join(f"'{_echo(w)}'" for w in unknown[:3])
-            raise ValueError(f"{label} has words this model never learnt ({shown}).{known}")
+            raise InputError(f"{label} has words this model never learnt ({shown}).{known}")
     return prompt
 
 

@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..runtime import write_json
+from ..errors import InputError
 
 DIRECTIONS_FILE = "directions.safetensors"
 RECONSTRUCTOR_FILE = "reconstructor.safetensors"
@@ -67,14 +68,14 @@ def load_directions(path: Path, latent_dim: int) -> tuple[torch.Tensor, dict[str
     try:
         tensors = load_file(str(file))
     except Exception as exc:
-        raise ValueError(f"{file.name} is not a directions file (safetensors with a 'directions' tensor)") from exc
+        raise InputError(f"{file.name} is not a directions file (safetensors with a 'directions' tensor)") from exc
     if "directions" not in tensors:
-        raise ValueError(f"{file.name} has no 'directions' tensor")
+        raise InputError(f"{file.name} has no 'directions' tensor")
     d = tensors["directions"].float()
     if d.dim() != 2 or d.shape[1] != latent_dim or len(d) == 0:
-        raise ValueError(f"directions must have shape (K, {latent_dim}); {file.name} has {tuple(d.shape)}")
+        raise InputError(f"directions must have shape (K, {latent_dim}); {file.name} has {tuple(d.shape)}")
     if not torch.isfinite(d).all():
-        raise ValueError(f"{file.name} contains NaN or infinite values")
+        raise InputError(f"{file.name} contains NaN or infinite values")
     report_path = file.parent / "report.json"
     report = json.loads(report_path.read_text()) if report_path.is_file() else {}
     return d / d.norm(dim=1, keepdim=True).clamp_min(1e-12), report
@@ -101,11 +102,11 @@ def directions_for(method: str, backend, k: int = 20) -> tuple[torch.Tensor, lis
         directions, _ = sefa(backend, k)
     elif method == "voynov":
         if not (folder / DIRECTIONS_FILE).is_file():
-            raise ValueError(f"no trained Voynov directions are shipped for '{backend.name}': "
+            raise InputError(f"no trained Voynov directions are shipped for '{backend.name}': "
                              f"train them with python -m methods.directions --method voynov --generator {backend.name} --out DIR")
         directions, _ = load_directions(folder, backend.latent_dim)
     else:
-        raise ValueError(f"method must be one of {METHODS}")
+        raise InputError(f"method must be one of {METHODS}")
     report = json.loads((folder / "report.json").read_text()) if (folder / "report.json").is_file() else {}
     from .describe import distinct_descriptions
 

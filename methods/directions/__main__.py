@@ -16,13 +16,14 @@ from typing import Any, Optional
 
 import torch
 
-from ..backends import BackendError, DEFAULT_FACE_GENERATOR, GeneratorBackend, load_generator
+from ..backends import DEFAULT_FACE_GENERATOR, GeneratorBackend, load_generator
 from ..runtime import CancelFn, ProgressFn, subrange, use_all_cores
 from ..runtime.cli import tqdm_progress
 from . import save_directions
 from .describe import describe_directions
 from .sefa import sefa
 from .trainer import VoynovConfig, reconstructor_accuracy, train_voynov
+from ..errors import InputError
 
 
 @torch.no_grad()
@@ -59,7 +60,7 @@ def discover(method: str, backend: GeneratorBackend, k: Optional[int], steps: in
             wall_s=round(time.perf_counter() - started, 1),
         )
     else:
-        raise ValueError("method must be 'sefa' or 'voynov'")
+        raise InputError("method must be 'sefa' or 'voynov'")
     if describe:
         t = time.perf_counter()
         report["descriptions"] = [asdict(d) for d in describe_directions(backend, directions[:describe], seed=seed)]
@@ -81,13 +82,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         backend = load_generator(args.generator)
         if args.k is not None and not 1 <= args.k <= backend.latent_dim:
-            raise ValueError(f"--k must be between 1 and {backend.latent_dim}")
+            raise InputError(f"--k must be between 1 and {backend.latent_dim}")
         with tqdm_progress(100, args.method, "%") as progress:
             directions, report, reconstructor = discover(args.method, backend, args.k, args.steps, args.seed,
                                                          args.describe, progress)
         report["command"] = "python -m methods.directions " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
         save_directions(args.out, directions, report, reconstructor)
-    except (BackendError, ValueError, OSError) as exc:
+    except (InputError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")
     summary = {k: report[k] for k in ("k", "wall_s", "rca", "rca_random_baseline") if k in report}
     print(f"wrote {args.out / 'directions.safetensors'}: {summary}")

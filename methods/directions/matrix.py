@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from ..errors import InputError
 
 VARIANTS = ("orthonormal", "unit")
 
@@ -17,9 +18,9 @@ class DirectionMatrix(nn.Module):
     def __init__(self, latent_dim: int, k: int, variant: str = "orthonormal", seed: int = 0) -> None:
         super().__init__()
         if variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}")
+            raise InputError(f"variant must be one of {VARIANTS}")
         if not 1 <= k <= latent_dim:
-            raise ValueError(f"K must be between 1 and the latent dimension {latent_dim}")
+            raise InputError(f"K must be between 1 and the latent dimension {latent_dim}")
         self.latent_dim, self.k, self.variant = latent_dim, k, variant
         g = torch.Generator().manual_seed(seed)
         if variant == "orthonormal":

@@ -18,6 +18,7 @@ from ..runtime import CancelFn, ProgressFn, check_cancel, make_accelerator, on_d
 from ..runtime.config import BoundedConfig, bounded, choice
 from .matrix import VARIANTS, DirectionMatrix
 from .reconstructor import Reconstructor
+from ..errors import InputError
 
 
 @dataclass
@@ -39,12 +40,12 @@ class VoynovConfig(BoundedConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.epsilon_min < self.epsilon_max:
-            raise ValueError("need 0 <= eps_min < eps_max <= 50")
+            raise InputError("need 0 <= eps_min < eps_max <= 50")
 
     def validate(self, latent_dim: int) -> None:
         """The check that needs the generator: K at most its latent dimension."""
         if not 1 <= self.k <= latent_dim:
-            raise ValueError(f"K must be between 1 and {latent_dim}")
+            raise InputError(f"K must be between 1 and {latent_dim}")
 
 
 def sample_shifts(n: int, k: int, eps_min: float, eps_max: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..backends import BackendError, load_generator
+from ..backends import load_generator
 from ..runtime import use_all_cores
 from ..runtime.cli import eraser_arguments, print_result, split_prompts
 from .config import PRESETS, TRAIN_METHODS, ESDConfig
 from .run import erase
+from ..errors import InputError
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -25,13 +26,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         backend = load_generator(args.model)
         if args.surrogate:
-            raise ValueError("ESD has no surrogate: it steers the erased prompt away from itself")
+            raise InputError("ESD has no surrogate: it steers the erased prompt away from itself")
         config = ESDConfig.for_model(args.model, preset, forget=split_prompts(args.forget), train_method=args.train_method,
                                      negative_guidance=args.negative_guidance, iterations=args.iterations, lr=args.lr,
                                      batch_size=args.batch_size, mixed_precision=args.mixed_precision, seed=args.seed)
         options = {**preset.options, **({"attack": args.attack} if args.attack is not None else {})}
         result = erase(backend, config, out_dir=args.out, **options)
-    except (BackendError, ValueError, OSError) as exc:
+    except (InputError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")
     print_result(result, args.out)
     return 0

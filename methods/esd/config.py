@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
 from ..runtime.config import BoundedConfig, Preset, bounded, choice
+from ..errors import InputError
 
 # ESD-x: cross-attention only (the paper's choice for a concept named in the prompt); ESD-u: everything else
 # (unconditional erasure, e.g. a style or nudity); the code's esd-x-strict: only the key and value projections.
@@ -36,7 +37,7 @@ class ESDConfig(BoundedConfig):
         super().__post_init__()
         self.forget = tuple(self.forget)
         if not self.forget:
-            raise ValueError("give at least one prompt to erase")
+            raise InputError("give at least one prompt to erase")
 
     @classmethod
     def for_model(cls, model: str, preset: Optional[Preset] = None, **overrides: Any) -> "ESDConfig":

@@ -9,16 +9,17 @@ from ..judges.concept_edit import concept_edit_result
 from ..runtime import CancelFn, ProgressFn, RunResult, subrange
 from .config import ESDConfig
 from .train import run
+from ..errors import InputError
 
 
 def check_prompts(backend: GeneratorBackend, config: ESDConfig) -> list[str]:
     """The prompts to erase, each checked in plain words before anything runs."""
     if not backend.open_vocabulary:
-        raise ValueError(f"ESD fine-tunes a text-to-image model on its prompts; '{backend.name}' takes no prompts")
+        raise InputError(f"ESD fine-tunes a text-to-image model on its prompts; '{backend.name}' takes no prompts")
     forget = [backend.check_prompt(p, "erase") for p in config.forget]
     concepts = backend.concepts
     if concepts is not None and any(concepts.concept_of(p) is None for p in forget):
-        raise ValueError(f"name exactly one concept in each prompt to erase, e.g. 'a cat'. {concepts.known()}")
+        raise InputError(f"name exactly one concept in each prompt to erase, e.g. 'a cat'. {concepts.known()}")
     return forget
 
 

@@ -12,7 +12,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..backends import DEFAULT_FACE_GENERATOR, BackendError, load_generator
+from ..errors import InputError
+from ..backends import DEFAULT_FACE_GENERATOR, load_generator
 from ..image_metrics import MSSSIM_MODES
 from ..runtime.cli import tqdm_progress
 from .config import PRESETS, THRESHOLDS, FeatureUnlearningConfig
@@ -49,7 +50,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             result = run(config, backend, positives, negatives, progress=progress)
         result.report["wall_s"] = round(time.perf_counter() - started, 2)
         save_result(result, args.out)
-    except (BackendError, ValueError, OSError) as exc:
+    except (InputError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")
     print(f"wrote {args.out / 'generator.safetensors'} and {args.out / 'report.json'}")
     return 0

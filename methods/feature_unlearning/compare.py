@@ -15,6 +15,7 @@ from .direction import FeatureDirection, ShiftedGenerator, latent_shift
 from .evaluate import heldout_rows, verdict
 from .probe import adversarial_probe
 from .train import run, save_result
+from ..errors import InputError
 
 COLUMNS = ["original generator", "unlearned generator", "latent shift (no training)"]
 PROBE_RADIUS = 1.5
@@ -40,7 +41,7 @@ def unlearn_from_labels(
         has = direction.has_feature(pool)
         positives, negatives = pool[has], pool[~has]
     if len(positives) < MIN_LABELS_EACH or len(negatives) < MIN_LABELS_EACH:
-        raise ValueError(
+        raise InputError(
             f"too few labels: need at least {MIN_LABELS_EACH} samples with the feature and {MIN_LABELS_EACH} without "
             f"(have {len(positives)} and {len(negatives)})"
         )
@@ -106,7 +107,7 @@ def _probe_rows(backend: GeneratorBackend, unlearned: GeneratorBackend, directio
     try:
         started = time.perf_counter()
         probe_report = adversarial_probe(generators, images, labels, latents, radius=PROBE_RADIUS, cancel=cancel)
-    except ValueError as exc:
+    except InputError as exc:  # too few labelled faces for the probe: said in the table
         probe_report = {"skipped": str(exc)}
     report["probe"] = {k: v for k, v in probe_report.items() if not k.startswith("_")}
     if "skipped" in probe_report:

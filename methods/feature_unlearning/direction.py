@@ -11,6 +11,7 @@ from safetensors.torch import load_file, save_file
 
 from ..backends import GeneratorBackend
 from .config import THRESHOLDS
+from ..errors import InputError
 
 DIRECTION_FILE = "direction.safetensors"
 
@@ -31,7 +32,7 @@ def threshold(positives: torch.Tensor, negatives: torch.Tensor, z_e: torch.Tenso
         return float(projection(torch.cat([positives, negatives]), z_e).mean())
     if mode == "midpoint":
         return float((projection(positives, z_e).mean() + projection(negatives, z_e).mean()) / 2)
-    raise ValueError(f"threshold must be one of {THRESHOLDS}, not '{mode}'")
+    raise InputError(f"threshold must be one of {THRESHOLDS}, not '{mode}'")
 
 
 @dataclass
@@ -45,7 +46,7 @@ class FeatureDirection:
     def from_labels(cls, positives: torch.Tensor, negatives: torch.Tensor, mode: str = "mean") -> "FeatureDirection":
         z_e = target_vector(positives.float(), negatives.float())
         if not torch.isfinite(z_e).all() or z_e.norm() < 1e-8:
-            raise ValueError("positives and negatives have the same mean latent: no feature direction to unlearn")
+            raise InputError("positives and negatives have the same mean latent: no feature direction to unlearn")
         return cls(unit=z_e / z_e.norm(), threshold=threshold(positives.float(), negatives.float(), z_e, mode))
 
     @classmethod
@@ -57,7 +58,7 @@ class FeatureDirection:
         """
         vector = torch.as_tensor(vector, dtype=torch.float32).flatten()
         if vector.numel() != backend.latent_dim or not torch.isfinite(vector).all() or vector.norm() < 1e-8:
-            raise ValueError(f"a feature direction must be a finite, non-zero vector of length {backend.latent_dim}")
+            raise InputError(f"a feature direction must be a finite, non-zero vector of length {backend.latent_dim}")
         unit = vector / vector.norm()
         return cls(unit=unit, threshold=float((backend.sample_latents(n, seed).flatten(1) @ unit).mean()))
 

@@ -15,13 +15,14 @@ from pathlib import Path
 import torch
 
 from ..backends import GeneratorBackend
+from ..errors import InputError
 
 FORMAT = "unlearning-studio-labels"
 MAX_PAGES = 2000
 MAX_SEED = 2**31 - 1
 
 
-class LabelFileError(ValueError):
+class LabelFileError(InputError):
     """A labels file that is not one (message is shown to users)."""
 
 

@@ -16,6 +16,7 @@ from torch import nn
 
 from ..backends import GeneratorBackend
 from ..runtime import CancelFn, check_cancel, seed_everything
+from ..errors import InputError
 
 
 class FeatureClassifier(nn.Module):
@@ -135,7 +136,7 @@ def adversarial_probe(
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
     half = len(order) // 2
     if min(labels[order[:half]].sum(), (~labels[order[:half]]).sum(), labels[order[half:]].sum(), (~labels[order[half:]]).sum()) < 2:
-        raise ValueError("the probe needs at least 4 positives and 4 negatives (2 of each per half)")
+        raise InputError("the probe needs at least 4 positives and 4 negatives (2 of each per half)")
     attacker = train_feature_classifier(images[order[:half]], labels[order[:half]], epochs=epochs, seed=seed)
     judge = train_feature_classifier(images[order[half:]], labels[order[half:]], epochs=epochs, seed=seed + 1)
     report: dict[str, object] = {

@@ -15,6 +15,7 @@ from .config import FeatureUnlearningConfig
 from .direction import DIRECTION_FILE, FeatureDirection
 from .evaluate import evaluate
 from .loss import unlearning_loss
+from ..errors import InputError
 
 
 @dataclass
@@ -32,11 +33,11 @@ def validate_labels(positives: np.ndarray | torch.Tensor, negatives: np.ndarray 
     pos, neg = torch.as_tensor(np.asarray(positives), dtype=torch.float32), torch.as_tensor(np.asarray(negatives), dtype=torch.float32)
     for name, arr in (("positives", pos), ("negatives", neg)):
         if arr.dim() != 2 or arr.shape[1] != latent_dim:
-            raise ValueError(f"{name} must be an array of shape (n, {latent_dim}), got {tuple(arr.shape)}")
+            raise InputError(f"{name} must be an array of shape (n, {latent_dim}), got {tuple(arr.shape)}")
         if len(arr) < min_each:
-            raise ValueError(f"need at least {min_each} {name} (got {len(arr)})")
+            raise InputError(f"need at least {min_each} {name} (got {len(arr)})")
         if not torch.isfinite(arr).all():
-            raise ValueError(f"{name} contain NaN or infinite values")
+            raise InputError(f"{name} contain NaN or infinite values")
     return pos, neg
 
 

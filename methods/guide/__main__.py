@@ -12,9 +12,9 @@ import argparse
 from pathlib import Path
 from typing import Optional
 
-from ..backends import DEFAULT_FACE_GENERATOR, BackendError, load_generator
+from ..errors import InputError
+from ..backends import DEFAULT_FACE_GENERATOR, load_generator
 from .config import PRESETS, GuideConfig
-from .face_input import FaceInputError
 from .pipeline import unlearn_identity
 
 
@@ -44,7 +44,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         options = {**preset.options, "compare_baseline": False, "attack": args.attack,
                    **({"n_random": args.n_random} if args.n_random else {})}
         result = unlearn_identity(backend, args.image, config, extra_photos=args.other_image, out_dir=args.out, **options)
-    except (BackendError, FaceInputError, ValueError, OSError) as exc:
+    except (InputError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")
     e = result.report["evaluation"]
     print(f"wrote {args.out}: ID distance before/after {e['id_source_before_vs_after']}, ID_others forgotten "

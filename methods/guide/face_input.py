@@ -18,6 +18,8 @@ from typing import Optional, Sequence, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..errors import InputError
+
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "identity"
 MAX_PIXELS = 40_000_000  # larger photos are decoded reduced (JPEG) or refused: a 20000-px PNG needs 1.2 GB
 WORKING_SIDE = 2048  # the detector runs on at most this side
@@ -26,7 +28,7 @@ MIN_PROBABILITY = 0.9
 PhotoSource = Union[str, Path, bytes, Image.Image, np.ndarray]
 
 
-class FaceInputError(ValueError):
+class FaceInputError(InputError):
     """A photo that cannot be used, with a message for the user."""
 
 

@@ -29,6 +29,7 @@ from ..judges.faces import face_descriptors, identity_distance
 from ..runtime import CancelFn, ProgressFn, check_cancel, report_step, use_all_cores
 from ..runtime.config import BoundedConfig, bounded, choice
 from .face_input import FaceInputError, align_face
+from ..errors import InputError
 
 ENCODER_FILE = Path(__file__).resolve().parents[2] / "assets" / "identity" / "encoder.safetensors"
 
@@ -93,7 +94,7 @@ def invert(backend: WSpaceBackend, images: np.ndarray | torch.Tensor, config: Op
     ``z_start``: each image's starting z (default: the encoder's guess; an attack restarts from elsewhere)."""
     config = config or InversionConfig()
     if not isinstance(backend, WSpaceBackend):
-        raise ValueError(f"'{backend.name}' has no W latent space to invert into")
+        raise InputError(f"'{backend.name}' has no W latent space to invert into")
     use_all_cores()
     started = time.perf_counter()
     target = images if isinstance(images, torch.Tensor) else to_tensor(images)

@@ -14,6 +14,7 @@ from ..runtime import CancelFn, ProgressFn, check_cancel, prepare_training, repo
 from .config import GuideConfig
 from .geometry import far_random_w, latent_stats, neighbour_offsets, ufo_target
 from .losses import identity_model, local_loss, perceptual_distance, perceptual_name
+from ..errors import InputError
 
 
 @dataclass
@@ -28,7 +29,7 @@ def run(config: GuideConfig, backend: WSpaceBackend, source_w: torch.Tensor, pro
         cancel: Optional[CancelFn] = None) -> GuideResult:
     """Fine-tune a copy of ``backend`` so that ``source_w`` (1, *w_shape) no longer renders its person."""
     if not isinstance(backend, WSpaceBackend):
-        raise ValueError(f"GUIDE needs a back-end with a W latent space; '{backend.name}' has none")
+        raise InputError(f"GUIDE needs a back-end with a W latent space; '{backend.name}' has none")
     started = time.perf_counter()
     g = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)

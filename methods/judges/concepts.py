@@ -117,6 +117,17 @@ def concept_rows(j: ConceptJudgement, prompts: dict[str, str], extra: Sequence[C
     return rows
 
 
+def plural(noun: str) -> str:
+    """English plural of a concept's name, for the verdict ("fish", "buses", "cherries")."""
+    if noun in ("fish", "sheep", "deer") or noun.endswith("es"):  # "grapes", "cherries" are plural already
+        return noun
+    if noun.endswith(("s", "sh", "ch", "x")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in tuple("aeiou"):
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
 def _names(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -131,7 +142,7 @@ def concept_verdict(j: ConceptJudgement, prompts: dict[str, str]) -> str:
     before, after = _percents(j.before, f), _percents(j.after, f)
     quoted = _names([f"'{prompts[c]}'" for c in f])
     if all(j.after[c] <= FORGOTTEN_AT for c in f):
-        drawn = f", the model now draws {j.surrogate}s ({j.surrogate_share['after']:.0%})" if j.surrogate else ""
+        drawn = f", the model now draws {plural(j.surrogate)} ({j.surrogate_share['after']:.0%})" if j.surrogate else ""
         head = f"{quoted} {'is' if len(f) == 1 else 'are'} forgotten{drawn}: the judge recognises it {after} of the time, before {before}"
     else:
         head = f"{quoted} {'is' if len(f) == 1 else 'are'} not forgotten yet: the judge still recognises {after} (before {before}); try more steps"

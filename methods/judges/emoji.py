@@ -20,6 +20,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ..datasets.emoji import concept_in
+from ..errors import InputError
 
 if TYPE_CHECKING:
     from ..backends import GeneratorBackend
@@ -76,7 +77,7 @@ class EmojiJudge:
         knows every concept)."""
         concept = concept_in(prompt, self.names)
         if concept is None:
-            raise ValueError(f"the judge knows no single concept in '{prompt[:60]}'")
+            raise InputError(f"the judge knows no single concept in '{prompt[:60]}'")
         return self.probabilities(images)[:, self.names.index(concept)].numpy()
 
 

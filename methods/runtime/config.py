@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Optional
+from ..errors import InputError
 
 
 def bounded(default: Any, low: float, high: float, label: str, *, ui: Optional[tuple[float, float, float]] = None,
@@ -71,7 +72,7 @@ class Preset:
 def check_cpu_budget(seconds: float, on_gpu: bool) -> None:
     """Refuse, in plain words, a public run that would hold the CPU longer than :data:`CPU_BUDGET_S`."""
     if not on_gpu and seconds > CPU_BUDGET_S:
-        raise ValueError(f"These settings would take about {seconds / 60:.0f} min on this machine's CPU; runs here are "
+        raise InputError(f"These settings would take about {seconds / 60:.0f} min on this machine's CPU; runs here are "
                          f"limited to {CPU_BUDGET_S / 60:.0f} min. Lower the steps (or the batch size), or run the "
                          "command line on your own machine.")
 
@@ -118,12 +119,12 @@ def coerce_number(value: Any, low: float, high: float, label: str, integer: bool
     try:
         x = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{label} must be a number") from None
+        raise InputError(f"{label} must be a number") from None
     if not math.isfinite(x) or x < low or x > high:
-        raise ValueError(f"{label} must be between {_num(low)} and {_num(high)} (got {value})")
+        raise InputError(f"{label} must be between {_num(low)} and {_num(high)} (got {value})")
     if integer:
         if x != int(x):
-            raise ValueError(f"{label} must be a whole number")
+            raise InputError(f"{label} must be a whole number")
         return int(x)
     return x
 
@@ -135,9 +136,9 @@ def _check(meta: Any, value: Any) -> None:
         ok = ok and (low < value if meta["exclusive_low"] else low <= value) and value <= high
         if not ok:
             side = f"in ({_num(low)}, {_num(high)}]" if meta["exclusive_low"] else f"between {_num(low)} and {_num(high)}"
-            raise ValueError(f"{meta['label']} must be {side}")
+            raise InputError(f"{meta['label']} must be {side}")
     if "choices" in meta and value not in meta["choices"]:
-        raise ValueError(f"{meta['label']} must be one of {', '.join(meta['choices'])}")
+        raise InputError(f"{meta['label']} must be one of {', '.join(meta['choices'])}")
 
 
 def _num(x: float) -> str:

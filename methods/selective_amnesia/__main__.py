@@ -1,8 +1,10 @@
 """CLI: ``python -m methods.selective_amnesia --model MODEL --forget CONCEPT --out DIR`` (see the package docstring).
 
-Digits: writes ``DIR/generator.safetensors``, ``DIR/config.json`` and ``DIR/report.json`` (before/after metrics);
-``--baseline`` adds the surrogate-only fine-tune's measure, ``--attack`` the recovery attack (``DIR/attack/``).
-Stable Diffusion: ``DIR`` becomes a diffusers pipeline plus ``unlearning_studio.json`` and ``report.json``.
+The same entry and preset as the Amnesia tab (:func:`~methods.selective_amnesia.compare.forget`); it prints the tab's
+verdict and table. Digits: writes ``DIR/generator.safetensors``, ``DIR/config.json`` and ``DIR/report.json``;
+emoji-sd and Stable Diffusion: ``DIR`` becomes a diffusers pipeline plus ``unlearning_studio.json``, ``report.json``
+(and, for emoji-sd, a model card). ``--baseline`` adds the surrogate-only fine-tune, ``--attack`` the recovery attack
+(``DIR/attack/``).
 """
 from __future__ import annotations
 
@@ -10,10 +12,13 @@ import argparse
 from pathlib import Path
 from typing import Optional
 
-from ..backends import BackendError, load_generator
+from ..backends import load_generator
 from ..judges.clip import DEFAULT_CLIP
-from .compare import forget_and_compare, forget_prompt_and_compare
+from ..runtime import use_all_cores
+from ..runtime.cli import print_result
+from .compare import forget
 from .config import TRAIN_METHODS, AmnesiaConfig, presets_for
+from ..errors import InputError
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -31,10 +36,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--batch-size", type=int, help="batch, half surrogate and half replay (default: the model's)")
     p.add_argument("--fisher-samples", type=int, help="own samples for the Fisher (default: the model's)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--attack", action="store_true", help="then try to bring the concept back and write DIR/attack/ (latents.npy, "
-                   "report.json): digits, a latent attack (also original_latents.npy); Stable Diffusion, a seed search "
-                   "judged by CLIP (--judge, --paraphrase, --attack-seeds)")
-    p.add_argument("--baseline", action="store_true", help="digits: also fine-tune to the surrogate alone (no EWC, no replay)")
+    p.add_argument("--attack", action=argparse.BooleanOptionalAction, default=None,
+                   help="then try to bring the concept back and write DIR/attack/ (default: the preset's): digits, a latent "
+                   "attack; emoji-sd, a seed search over its rewordings judged by its own judge; Stable Diffusion, a seed "
+                   "search judged by CLIP (--judge, --paraphrase, --attack-seeds)")
+    p.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=None,
+                   help="also fine-tune to the surrogate alone (no EWC, no replay) and judge it beside (digits, emoji-sd)")
     sd = p.add_argument_group("Stable Diffusion")
     sd.add_argument("--replay-prompt", action="append", dest="replay_prompts", help="a concept to remember (repeat; default: 6 generic prompts)")
     sd.add_argument("--train-method", choices=TRAIN_METHODS)
@@ -51,43 +58,23 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = p.parse_args(argv)
     settings = {k: v for k, v in vars(args).items()
                 if k not in ("model", "out", "preset", "attack", "baseline", "judge", "paraphrases", "attack_seeds")}
+    use_all_cores()
     try:
         backend = load_generator(args.model)
         presets = presets_for(args.model)
         if args.preset not in presets:
-            raise ValueError(f"'{args.model}' has no {args.preset} preset (it has: {', '.join(presets)})")
-        config = AmnesiaConfig.for_model(args.model, presets[args.preset], **settings)
-        if backend.open_vocabulary:
-            result = forget_prompt_and_compare(backend, config, out_dir=args.out if _is_main_process() else None,
-                                               attack=args.attack, judge_model=args.judge, paraphrases=args.paraphrases,
-                                               attack_seeds=args.attack_seeds)
-            report = result.report
-        else:  # judged on 500 samples a class, as the benchmark
-            result = forget_and_compare(backend, config, out_dir=args.out, eval_per_class=500, attack=args.attack,
-                                        compare_baseline=args.baseline)
-            report = result.report
-    except (BackendError, ValueError, OSError) as exc:
+            raise InputError(f"'{args.model}' has no {args.preset} preset (it has: {', '.join(presets)})")
+        preset = presets[args.preset]
+        config = AmnesiaConfig.for_model(args.model, preset, **settings)
+        # the tab's entry with the tab's options; the flags only override them
+        options = dict(preset.options)
+        options.update({k: v for k, v in (("attack", args.attack), ("compare_baseline", args.baseline)) if v is not None})
+        if backend.open_vocabulary and getattr(backend, "concepts", None) is None:
+            options.update(judge_model=args.judge, paraphrases=args.paraphrases, attack_seeds=args.attack_seeds)
+        result = forget(backend, config, out_dir=args.out if _is_main_process() else None, **options)
+    except (InputError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")
-    if "after" in report:
-        a = report["after"]
-        print(f"wrote {args.out}: P(forgotten) {a['forgotten_probability']:.3f}, entropy {a['forgotten_entropy']:.3f}, "
-              f"remembered accuracy {a['remembered_accuracy']:.3f}, leakage {a['leakage']:.3f}")
-        if "baseline" in report:
-            b = report["baseline"]["after"]
-            print(f"  surrogate only (no EWC, no replay): P(forgotten) {b['forgotten_probability']:.3f}, remembered "
-                  f"accuracy {b['remembered_accuracy']:.3f} (lowest {min(b['per_class_accuracy'].values()):.3f})")
-        if "attack" in report:
-            print(f"  recovery attack ({args.out / 'attack'}): recovered {report['attack']['recovered_unlearned']:.0%} "
-                  f"(original: {report['attack']['recovered_original']:.0%})")
-    else:
-        print(f"wrote {args.out}: {report['steps']} steps, {report['step_s']} s/step, peak {report['peak_memory_mb']} MB "
-              f"({report['memory_kind']}), SSIM before/after {report['ssim_before_after']}")
-        attack = report.get("attack", {})
-        if "unavailable" in attack:
-            print(f"  recovery attack did not run: {attack['unavailable']}")
-        elif attack:
-            print(f"  recovery attack ({args.out / 'attack'}): CLIP calls {attack['recovered_unlearned']:.0%} of the seeds "
-                  f"'{config.forget}' (original: {attack['recovered_original']:.0%})")
+    print_result(result, args.out)
     return 0
 
 

@@ -18,6 +18,7 @@ from torch.func import functional_call
 from ..backends import GeneratorBackend
 from ..runtime.cache import CACHE_ROOT, cached_tensors, weights_key
 from .config import AmnesiaConfig
+from ..errors import InputError
 
 
 class AmnesiaAdapter(ABC):
@@ -200,7 +201,8 @@ class StableDiffusionAdapter(_BufferedDiffusionAdapter):
         self.train_method = self.config.train_method
         self.buffer_size = int(self.config.samples_per_concept)
         self.fisher_conditions = [i for i in range(len(backend.conditions)) if i != 0]  # the replay set: not the forgotten
-        self.cache_tag = "|".join([self.train_method, *backend.conditions[1:], str(self.buffer_size)])
+        self.cache_tag = "|".join([self.train_method, *backend.conditions[1:], str(self.buffer_size),
+                                   str(backend.config["sample_steps"])])  # the Fisher's samples come from the sampler
         self._embeddings = backend.embed(backend.conditions)
         self._weights_key: Optional[str] = None
 
@@ -249,5 +251,5 @@ ADAPTERS = {"digits-cvae": CVAEAdapter, "digits-ddpm": DDPMAdapter, "stable-diff
 def adapter_for(backend: GeneratorBackend, config: Optional[AmnesiaConfig] = None) -> AmnesiaAdapter:
     """The adapter for ``backend``'s kind of generator (``config``: the run's settings, for SD)."""
     if backend.name not in ADAPTERS:
-        raise ValueError(f"Selective Amnesia has no adapter for '{backend.name}' (available: {', '.join(ADAPTERS)})")
+        raise InputError(f"Selective Amnesia has no adapter for '{backend.name}' (available: {', '.join(ADAPTERS)})")
     return ADAPTERS[backend.name](backend, config)

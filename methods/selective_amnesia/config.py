@@ -8,6 +8,7 @@ from typing import Any, Optional
 from ..backends import GeneratorBackend
 from ..backends.stable_diffusion import CONCEPTS_FILE, LOCAL_MODELS, ConceptList
 from ..runtime.config import BoundedConfig, CpuCost, Preset, bounded, choice
+from ..errors import InputError
 
 TRAIN_METHODS = ("full", "xattn", "noxattn")
 CLIP_MAX_TOKENS = 77
@@ -41,7 +42,7 @@ class AmnesiaConfig(BoundedConfig):
         super().__post_init__()
         self.replay_prompts = tuple(self.replay_prompts)
         if not (self.resolution == 0 or (16 <= self.resolution <= 2048 and self.resolution % 8 == 0)):
-            raise ValueError("resolution must be 0 (the model's) or a multiple of 8 between 16 and 2048")
+            raise InputError("resolution must be 0 (the model's) or a multiple of 8 between 16 and 2048")
 
     def concepts(self) -> list[str]:
         """The run's concepts for a prompt-conditioned model: [forget, surrogate?, *replay] without repeats."""
@@ -68,20 +69,20 @@ class AmnesiaConfig(BoundedConfig):
             self._validate_prompts(backend)
         names = backend.conditions or []
         if len(names) < 2:
-            raise ValueError("forgetting needs at least two concepts (one to forget, one to keep)")
+            raise InputError("forgetting needs at least two concepts (one to forget, one to keep)")
         if self.forget not in names:
-            raise ValueError(f"'{self.forget}' is not a concept of '{backend.name}' (known: {', '.join(names)})")
+            raise InputError(f"'{self.forget}' is not a concept of '{backend.name}' (known: {', '.join(names)})")
         if not (self.surrogate == "noise" or (self.surrogate in names and self.surrogate != self.forget)):
-            raise ValueError("surrogate must be 'noise' or another concept than the forgotten one")
+            raise InputError("surrogate must be 'noise' or another concept than the forgotten one")
 
     def _validate_prompts(self, backend: GeneratorBackend) -> None:
         backend.check_prompt(self.forget, "forget")
         if self.surrogate != "noise":
             backend.check_prompt(self.surrogate, "surrogate")
             if self.surrogate.strip().lower() == self.forget.strip().lower():
-                raise ValueError("the surrogate prompt must differ from the prompt to forget")
+                raise InputError("the surrogate prompt must differ from the prompt to forget")
         if not self.replay_prompts:
-            raise ValueError("give at least one replay prompt (concepts to remember)")
+            raise InputError("give at least one replay prompt (concepts to remember)")
         for prompt in self.replay_prompts:
             backend.check_prompt(prompt, "replay")
         if backend.concepts is not None:
@@ -90,9 +91,9 @@ class AmnesiaConfig(BoundedConfig):
     def check_concepts(self, concepts: ConceptList) -> None:
         """A closed-vocabulary model: the forgotten prompt names exactly one concept it knows (what its judge counts)."""
         if concepts.concept_of(self.forget) is None:
-            raise ValueError(f"name exactly one concept to forget, e.g. 'a cat'. {concepts.known()}")
+            raise InputError(f"name exactly one concept to forget, e.g. 'a cat'. {concepts.known()}")
         if self.surrogate != "noise" and concepts.concept_of(self.surrogate) == concepts.concept_of(self.forget):
-            raise ValueError("the surrogate must be another concept than the one to forget")
+            raise InputError("the surrogate must be another concept than the one to forget")
 
     def cpu_seconds(self, model: str, preset: Optional[Preset] = None, with_attack: bool = False,
                     with_baseline: bool = False) -> float:
@@ -148,14 +149,11 @@ def model_kind(model: str) -> str:
 
     return "stable-diffusion" if model not in MODEL_DEFAULTS and StableDiffusionBackend.claims(model) else str(model)
 
-# Quick: the workshop default (cVAE about 15 s, DDPM about 45 s on 2 cores); full: the benchmarked defaults above.
-# Grids, forget 0 -> noise, judged by the digits classifier on 200 samples a class. cVAE: 1000 steps at lr 5e-4 forget
-# as fully as 10k at 1e-4 (P(0) 0.100 vs 0.101; digits 1-9 still 100%); 1500 at 1e-4 did not forget (P(0) 0.77).
-# DDPM: 150 steps at lr 1e-3 forget (P(0) 0.10) but keep digits 1-9 less well than 1500 (89% vs 93%; lowest digit 77%
-# vs 85%); lr 2e-3 kept them worse (84-87%). Its quick run measures 40 samples a class (the measure, 50 DDIM steps
-# a sample, took 40% of the run at 60), the full run 200; the original's side of the measure, its Fisher and its replay
-# buffer are cached on disk (a stand-by worker fills them: spaces/worker.py). Its quick run took 20.7-25.0 s in the app's
-# worker (benchmarks/click_to_verdict.py, 2026-12-01): 150 steps at CPU_COST's 0.13 s plus about 7 s of measuring.
+# Quick: the workshop default, seconds on 2 cores (benchmarks/results/click_to_verdict.md); full: the benchmarked
+# defaults above. Why these: cVAE, 1000 steps at lr 5e-4 forget 0 as fully as 10k at 1e-4 while 1500 at 1e-4 do not;
+# DDPM, 150 steps at lr 1e-3 forget but keep the other digits less well than 1500 (presets.md). The DDPM's quick run
+# measures 40 samples a class (at 50 DDIM steps a sample the measure dominates the run), the full run 200; the
+# original's side of the measure, its Fisher and its replay buffer are cached on disk (filled by a stand-by worker).
 MODEL_PRESETS: dict[str, dict[str, Preset]] = {
     "digits-cvae": {
         "quick": Preset("quick", "Quick", settings={"steps": 1000, "lr": 5e-4},
@@ -169,9 +167,12 @@ MODEL_PRESETS: dict[str, dict[str, Preset]] = {
         "full": Preset("full", "Full", options={"eval_per_class": 200, "attack": True, "compare_baseline": False}),
     },
     "emoji-sd": {
-        "quick": Preset("quick", "Quick", settings={"steps": 100, "fisher_samples": 50},
+        # cross-attention only and 6 sampler steps (the original's judged rate: 98% at 6 steps, 99% at 10): the
+        # settings from benchmarks/results/emoji_sd_dev.md
+        "quick": Preset("quick", "Quick", settings={"train_method": "xattn", "steps": 60, "batch_size": 8, "lr": 5e-4,
+                                                    "fisher_samples": 50, "sample_steps": 6},
                         options={"eval_per_concept": 8, "others_limit": 3, "attack": False, "compare_baseline": False},
-                        fixed_s=15.0),
+                        fixed_s=12.0),
         # no baseline by default: a second fine-tune would pass the Space's 5-minute budget (the benchmark runs it)
         "full": Preset("full", "Full", options={"eval_per_concept": 8, "others_limit": None, "attack": True,
                                                 "compare_baseline": False}),

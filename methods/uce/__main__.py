@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..backends import BackendError, load_generator
+from ..errors import InputError
+from ..backends import load_generator
 from ..runtime import use_all_cores
 from ..runtime.cli import eraser_arguments, print_result, split_prompts
 from .config import PRESETS, UCEConfig
@@ -31,7 +32,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                                      rewordings=args.rewordings or None, seed=args.seed)
         options = {**preset.options, **({"attack": args.attack} if args.attack is not None else {})}
         result = erase(backend, config, out_dir=args.out, **options)
-    except (BackendError, ValueError, OSError) as exc:
+    except (InputError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")
     print_result(result, args.out)
     return 0

@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 from ..backends.stable_diffusion import CONCEPTS_FILE, LOCAL_MODELS, ConceptList
 from ..runtime.config import BoundedConfig, Preset, bounded
+from ..errors import InputError
 
 
 @dataclass
@@ -31,7 +32,7 @@ class UCEConfig(BoundedConfig):
         super().__post_init__()
         self.forget, self.preserve = tuple(self.forget), tuple(self.preserve)
         if not self.forget:
-            raise ValueError("give at least one prompt to erase")
+            raise InputError("give at least one prompt to erase")
 
     @classmethod
     def for_model(cls, model: str, preset: Optional[Preset] = None, **overrides: Any) -> "UCEConfig":

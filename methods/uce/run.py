@@ -12,6 +12,7 @@ from ..judges.concept_edit import concept_edit_result
 from ..runtime import CancelFn, ProgressFn, RunResult, check_cancel, report_progress, subrange
 from .config import UCEConfig
 from .edit import uce_edit
+from ..errors import InputError
 
 EDIT_FILE = "uce_edit.safetensors"  # the changed tensors alone: load them into the base model's UNet
 
@@ -19,7 +20,7 @@ EDIT_FILE = "uce_edit.safetensors"  # the changed tensors alone: load them into 
 def check_prompts(backend: GeneratorBackend, config: UCEConfig) -> list[str]:
     """The prompts to erase (plus their rewordings when asked), every prompt checked in plain words first."""
     if not backend.open_vocabulary:
-        raise ValueError(f"UCE edits a text-to-image model's cross-attention; '{backend.name}' takes no prompts")
+        raise InputError(f"UCE edits a text-to-image model's cross-attention; '{backend.name}' takes no prompts")
     forget = [backend.check_prompt(p, "erase") for p in config.forget]
     if config.surrogate:
         backend.check_prompt(config.surrogate, "surrogate")
@@ -28,9 +29,9 @@ def check_prompts(backend: GeneratorBackend, config: UCEConfig) -> list[str]:
         return forget
     names = [concepts.concept_of(p) for p in forget]
     if None in names:
-        raise ValueError(f"name exactly one concept in each prompt to erase, e.g. 'a cat'. {concepts.known()}")
+        raise InputError(f"name exactly one concept in each prompt to erase, e.g. 'a cat'. {concepts.known()}")
     if config.surrogate and concepts.concept_of(config.surrogate) in names:
-        raise ValueError("the surrogate must be another concept than the ones to erase")
+        raise InputError("the surrogate must be another concept than the ones to erase")
     if config.rewordings:
         forget = list(dict.fromkeys(r for n in names for r in concepts.rewordings(n)))
     return forget

@@ -111,8 +111,7 @@ def test_shipped_voynov_directions_are_valid():
     folder = ROOT / "assets" / "directions" / "digiface-dcgan-voynov"
     d, report = load_directions(folder, 100)
     assert d.shape == (report["k"], 100) and report["k"] >= 16
-    assert torch.allclose(d @ d.T, torch.eye(len(d)), atol=1e-4)
-    assert report["rca"] >= 0.8 and report["rca"] > report["rca_random_baseline"] + 0.1
+    assert torch.allclose(d @ d.T, torch.eye(len(d)), atol=1e-4)  # its accuracy is measured again below
 
 
 def test_descriptions_say_what_separates_alike_directions(dcgan):

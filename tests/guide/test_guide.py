@@ -75,8 +75,19 @@ def test_short_guide_forgets_the_source_and_keeps_random_faces(dcgan, astronaut)
     # only the synthesis layers moved; the z -> W map is the original's
     assert torch.equal(result.generator.module.main[0].weight, dcgan.module.main[0].weight)
     assert not torch.equal(result.generator.module.main[3].weight, dcgan.module.main[3].weight)
-    # offline there are no AlexNet weights: the report must say that MS-SSIM stood in
-    assert result.report["perceptual_loss"] == ("LPIPS (AlexNet)" if guide.lpips_model() is not None else "MS-SSIM")
+    assert result.report["perceptual_loss"] in ("LPIPS (AlexNet)", "MS-SSIM")
+
+
+def test_without_lpips_weights_ms_ssim_stands_in_and_an_explicit_request_is_refused(monkeypatch):
+    from methods.guide import losses
+
+    monkeypatch.setattr(losses, "lpips_model", lambda: None)  # as offline: torchvision's AlexNet cannot be downloaded
+    assert losses.perceptual_name(guide.GuideConfig(perceptual="auto")) == "MS-SSIM"
+    assert losses.perceptual_name(guide.GuideConfig(perceptual="msssim")) == "MS-SSIM"
+    with pytest.raises(ValueError, match="not available here"):
+        losses.perceptual_name(guide.GuideConfig(perceptual="lpips"))
+    monkeypatch.setattr(losses, "lpips_model", lambda: object())  # weights at hand
+    assert losses.perceptual_name(guide.GuideConfig(perceptual="auto")) == "LPIPS (AlexNet)"
 
 
 def test_baseline_targets_the_average_face_with_local_loss_only(dcgan, astronaut):

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from methods.runtime import RunResult, save_run, subrange
+from methods.runtime import MetricRow, RunResult, save_run, subrange
 from methods.runtime.config import ui_bounds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,8 +124,11 @@ def test_save_run_returns_every_file_it_wrote(dcgan, tmp_path):
     assert [p.name for p in paths] == ["generator.safetensors", "config.json", "latent.npy", "losses.json", "report.json"]
     assert all(p.is_file() for p in paths)
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted(p.name for p in paths)
-    result = RunResult("test", dcgan, ["before", "after"], [], {}, report, paths)
-    assert result.table() == []
+    rows = [MetricRow("P(0) on samples of 0", (0.92, 0.08)), MetricRow("time (s)", ("—", 12.5))]
+    result = RunResult("test", dcgan, ["before", "after"], rows, {}, report, paths)
+    assert result.table(lambda v: f"{v:.0%}" if isinstance(v, float) and v < 1 else str(v)) == [
+        ["P(0) on samples of 0", "92%", "8%"], ["time (s)", "—", "12.5"]]
+    assert result.portable().generator is None and result.portable().table() == result.table()
 
 
 def test_every_import_of_the_library_resolves():

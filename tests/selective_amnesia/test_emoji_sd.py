@@ -16,7 +16,7 @@ from methods.backends.stable_diffusion import EMOJI_SD_DIR, StableDiffusionBacke
 from methods.judges.emoji import emoji_judge
 
 ROOT = Path(__file__).resolve().parents[2]
-# a short run: a third of the quick preset's steps, 8 judged samples per concept, two other concepts
+# a short run: the quick preset with a smaller Fisher and replay buffer
 SHORT = dict(steps=60, fisher_samples=40, samples_per_concept=8)
 
 
@@ -103,6 +103,22 @@ def test_sample_cli_draws_a_prompt(tmp_path):
     assert images.shape == (4, 32, 32, 3) and images.dtype == np.uint8 and images.std() > 10
     bad = subprocess.run([sys.executable, "-m", "methods.sample", "--generator", "emoji-sd", "--prompt", "a zebra", "--n", "2",
                           "--out", str(tmp_path / "x.npz")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "never learnt" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_cli_runs_the_tabs_entry_and_prints_its_verdict(tmp_path):
+    out = tmp_path / "no-cat"
+    cmd = [sys.executable, "-m", "methods.selective_amnesia", "--model", "emoji-sd", "--forget", "a cat", "--surrogate", "a dog",
+           "--preset", "quick", "--steps", "3", "--fisher-samples", "2", "--samples-per-concept", "2", "--sample-steps", "2",
+           "--out", str(out)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(r"'a cat' is (not )?forgotten", done.stdout) and "neighbour 'a tiger' recognised" in done.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["settings"]["train_method"] == "xattn" and report["steps"] == 3  # the quick preset, then the flags
+    assert set(report["judged"]["neighbours"]) >= {"tiger", "lion"} and len(report["judged"]["others"]) == 3
+    assert (out / "model_index.json").is_file() and "base_model: \"emoji-sd\"" in (out / "README.md").read_text()
+    bad = subprocess.run(cmd[:6] + ["a zebra"] + cmd[7:], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "never learnt" in bad.stderr and "Traceback" not in bad.stderr
 
 

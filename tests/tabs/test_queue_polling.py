@@ -8,4 +8,3 @@ def test_the_queue_polls_at_the_apps_intervals():
     queue = build_app()._queue
     # if a Gradio release renames these, calm_queue leaves them alone and this fails: find the new names
     assert queue.sleep_when_free == QUEUE_POLL_S and queue.progress_update_sleep_when_free == PROGRESS_POLL_S
-    assert QUEUE_POLL_S <= 0.05 and PROGRESS_POLL_S <= 0.2  # events still start and progress still moves promptly
