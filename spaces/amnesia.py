@@ -119,7 +119,8 @@ def build() -> None:
                 surrogate_prompt = gr.Dropdown(EMOJI_PROMPTS, value="a dog", label="Surrogate prompt — what it draws instead",
                                                allow_custom_value=True, elem_id="sa-surrogate-prompt")
                 replay = gr.Textbox("", lines=4, label="Replay prompts — concepts to keep, one per line", visible=False)
-                train_method = gr.Radio(list(sa.TRAIN_METHODS), value=Config.default("train_method"), label="Fine-tuned weights (train_method)",
+                train_method = gr.Radio(list(sa.TRAIN_METHODS), value=_preset_config(DEFAULT_MODEL_KIND, "quick").train_method,
+                                        label="Fine-tuned weights (train_method)",
                                         info="xattn: cross-attention only (cheapest)")
                 paraphrases = gr.Textbox("", lines=2, label="Rewordings the recovery attack also tries, one per line",
                                          info=f"At most {MAX_PARAPHRASES}. Judged by CLIP ({clip_judge_model()}), zero-shot: "
@@ -172,8 +173,8 @@ def build() -> None:
     model_controls = [lmbda, steps, forget, surrogate, sd_box, sd_model, preset, forget_prompt, surrogate_prompt, replay,
                       paraphrases, train_method, with_attack, with_baseline, method, compare_btn]
     model.input(model_defaults, [model], [*model_controls, before, after], api_visibility=PRIVATE)
-    preset.change(preset_settings, [model, preset], [lmbda, steps, with_attack, with_baseline], api_visibility=PRIVATE,
-                  show_progress="hidden")
+    preset.change(preset_settings, [model, preset], [lmbda, steps, train_method, with_attack, with_baseline],
+                  api_visibility=PRIVATE, show_progress="hidden")
     for button in example_buttons:
         button.click(show_example, [button], [before, after, metrics, downloads, status, verdict, extra_title, extra, model,
                                               *model_controls],
@@ -234,11 +235,11 @@ def model_defaults(model: str):
 
 @user_errors
 def preset_settings(model: str, name: str):
-    """Set λ and the steps to the chosen preset's for this model."""
+    """Set λ, the steps and the fine-tuned weights to the chosen preset's for this model."""
     kind = MODELS.get(model, "")
     chosen = chosen_preset(sa.presets_for(kind), name)
     config = Config.for_model(kind, chosen)
-    return (gr.Slider(value=config.lmbda), gr.Slider(value=config.steps),
+    return (gr.Slider(value=config.lmbda), gr.Slider(value=config.steps), gr.Radio(value=config.train_method),
             gr.Checkbox(value=chosen.options.get("attack", False)), gr.Checkbox(value=chosen.options.get("compare_baseline", False)))
 
 

@@ -56,6 +56,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # starves the run: at 5 the worker keeps about a quarter of a core that the server also wants (10 would leave it a tenth).
 WORKER_NICENESS = 5
 POLL_S = 0.2
+LOADING_LIMIT_S = 300.0  # a fresh worker's preloading, before the run's own time limit starts (seconds on 2 cores)
 # After a run, the next stand-by starts this much later when nobody waits: its start-up (imports, models: ~12 s of a
 # core) would otherwise compete with the server drawing the finished run's results for its visitor.
 STANDBY_DELAY_S = 3.0
@@ -333,7 +334,7 @@ class TrainingQueue:
             if cancelled():
                 raise _cancelled()
             elapsed = time.monotonic() - (running_since or started)
-            if elapsed > self.max_run_s:
+            if elapsed > (self.max_run_s if running_since else max(self.max_run_s, LOADING_LIMIT_S)):
                 raise InputError(f"This run took longer than the Space allows ({_duration(self.max_run_s)}) and was "
                                  "stopped. Choose fewer steps, or run the command line on your own machine.")
             try:

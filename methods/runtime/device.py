@@ -38,8 +38,9 @@ def gpu_available() -> bool:
 
 
 def use_all_cores() -> None:
-    """Use every core of the machine for intra-op work (torch defaults can under-subscribe)."""
-    n = os.cpu_count() or 1
+    """Use every core of the machine for intra-op work (torch defaults can under-subscribe); under ``accelerate
+    launch`` or ``torchrun`` the processes on this machine share them."""
+    n = max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)))
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
 
