@@ -51,32 +51,38 @@ def rows() -> list[str]:
                        f"{m['wall_s']} s | [selective_amnesia](benchmarks/results/selective_amnesia.md) |")
     emoji = _load("emoji_sd_amnesia")
     if emoji:
-        for r in emoji["runs"]:
-            if r["preset"] not in ("quick", "full + baseline") or r["pair"][0] != "a cat":
+        cat = [r for r in emoji["runs"] if r["pair"][0] == "a cat"]
+        with_baseline = next((r for r in cat if r["preset"] == "full + baseline"), None)
+        for r in cat:
+            if r["preset"] not in ("quick", "full"):
                 continue
             j = r["judged"]
             f = next(iter(j["forgotten"].values()))
             atk = r.get("attack")
-            base = r["baseline"]["judged"] if r.get("baseline") else None
+            base = with_baseline["baseline"]["judged"] if with_baseline and r["preset"] == "full" else None
             out.append(f"| Amnesia · Selective Amnesia ({r['preset']}) · emoji-sd | '{r['pair'][0]}' → '{r['pair'][1]}': "
-                       "recognised (emoji judge)"
-                       f"{'; recovery attack' if atk else ''} | {f['before']:.0%} → **{f['after']:.0%}**"
+                       f"recognised (emoji judge){'; recovery attack' if atk else ''} | {f['before']:.0%} → **{f['after']:.0%}**"
                        + (f"; attack {atk['recovered_unlearned']:.0%} (original {atk['recovered_original']:.0%})" if atk else "")
-                       + (f"; surrogate only: others {base['others_mean']['after']:.0%}" if base else "")
-                       + f" | neighbours kept {len(j['neighbours_kept'])}/{len(j['neighbours'])}; others "
-                       f"{j['others_mean']['before']:.0%} → {j['others_mean']['after']:.0%} | {r['seconds']} s | "
-                       "[emoji_sd_amnesia](benchmarks/results/emoji_sd_amnesia.md) |")
+                       + f" | {_neighbours(j)}; others {j['others_mean']['before']:.0%} → {j['others_mean']['after']:.0%}"
+                       + (f" (surrogate only: {_neighbours(base)}; others {base['others_mean']['after']:.0%})" if base else "")
+                       + f" | {r['seconds']} s | [emoji_sd_amnesia](benchmarks/results/emoji_sd_amnesia.md) |")
     erasers = _load("erasers")
     if erasers:
         for name, r in erasers["runs"].items():
+            if name == "selective_amnesia":  # its row above, from its own benchmark (the same full preset)
+                continue
             j = r["judged"]
             f = next(iter(j["forgotten"].values()))
             atk = r.get("attack")
             out.append(f"| Amnesia · {r['label']} · emoji-sd | '{erasers['pair'][0]}' recognised (emoji judge); attack | "
                        f"{f['before']:.0%} → **{f['after']:.0%}**" + (f"; attack {atk['recovered_unlearned']:.0%}" if atk else "")
-                       + f" | neighbours kept {len(j['neighbours_kept'])}/{len(j['neighbours'])}; others "
+                       + f" | {_neighbours(j)}; others "
                        f"{j['others_mean']['before']:.0%} → {j['others_mean']['after']:.0%} | {r['seconds']} s | "
                        "[erasers](benchmarks/results/erasers.md) |")
+    if erasers and "compare_quick" in erasers:
+        out.append(f"| Amnesia · Compare the three (quick, attack on) · emoji-sd | the three on '{erasers['pair'][0]}', one "
+                   f"after another, one judge and attack | see the table | — | {erasers['compare_quick']['seconds']} s | "
+                   "[erasers](benchmarks/results/erasers.md) |")
     d = _load("directions")
     if d:
         v = d["voynov"]
@@ -84,6 +90,12 @@ def rows() -> list[str]:
                    f"{v['rca_random_baseline']:.3f}) | — → **{v['rca']:.3f}** | — | {v['train_s']} s training | "
                    "[directions](benchmarks/results/directions.md) |")
     return out
+
+
+def _neighbours(j: dict) -> str:
+    """'neighbours kept 5/8 (tiger 50%, pig 75%)': the same-group concepts below 90% of their rate before, named."""
+    hurt = [f"{c} {v['after']:.0%}" for c, v in j["neighbours"].items() if c not in j["neighbours_kept"]]
+    return f"neighbours kept {len(j['neighbours_kept'])}/{len(j['neighbours'])}" + (f" ({', '.join(hurt)})" if hurt else "")
 
 
 def table() -> str:

@@ -52,13 +52,11 @@ ERASERS: dict[str, Eraser] = {
 }
 
 
-# A run's expected time on the 2-core reference CPU with emoji-sd and warm caches, per preset, judging included, and
-# the seed-search attack's per erased prompt: from the step and sampler costs measured so far (0.5 s a Selective
-# Amnesia step, about 1 s a sampler step for 64 images, ESD 40 iterations + judging 31 s and UCE 18 s in the tests);
-# benchmarks/erasers.py measures the presets themselves.
-RUN_CPU_S: dict[str, dict[str, float]] = {"selective_amnesia": {"quick": 65.0, "full": 200.0},
-                                          "esd": {"quick": 60.0, "full": 150.0}, "uce": {"quick": 20.0, "full": 60.0}}
-ATTACK_CPU_S = 20.0
+# A run's expected time on the 2-core reference CPU with emoji-sd and warm caches, per preset, judging included, without
+# the seed-search attack (ATTACK_CPU_S per erased prompt): benchmarks/results/erasers*.md and emoji_sd_amnesia.md.
+RUN_CPU_S: dict[str, dict[str, float]] = {"selective_amnesia": {"quick": 31.0, "full": 140.0},
+                                          "esd": {"quick": 50.0, "full": 120.0}, "uce": {"quick": 25.0, "full": 63.0}}
+ATTACK_CPU_S = 16.0
 
 
 def eraser_seconds(method: str, preset: Preset, with_attack: bool, n_prompts: int = 1) -> float:
@@ -149,17 +147,20 @@ def _compare_verdict(done: dict[str, RunResult], judged: dict[str, dict], erased
     erased_rate = {m: float(np.mean([judged[m]["forgotten"][c]["after"] for c in erased])) for m in done}
     kept = {m: float(np.mean([v["after"] for v in judged[m]["neighbours"].values()] or [np.nan])) for m in done}
     rest = {m: judged[m]["others_mean"]["after"] for m in done}
-    best_erase = min(erased_rate, key=erased_rate.get)
     best_kept = max(kept, key=lambda m: (np.nan_to_num(kept[m]), rest[m]))
-    parts = [f"Erased most: {label[best_erase]} (the judge still sees it {erased_rate[best_erase]:.0%} of the time; "
-             + ", ".join(f"{label[m]} {erased_rate[m]:.0%}" for m in done if m != best_erase) + ")",
-             f"kept the neighbours best: {label[best_kept]} ({kept[best_kept]:.0%}; "
-             + ", ".join(f"{label[m]} {kept[m]:.0%}" for m in done if m != best_kept) + ")"]
+
+    def ranked(what: str, rates: dict[str, float], best: str, unit: str) -> str:
+        """"Erased most: UCE (0%; ESD-x 12%)", or, when the rates tie, that they all did it equally."""
+        if len(done) > 1 and len({round(v, 3) for v in rates.values()}) == 1:
+            return f"{what}: all {len(done)} alike ({unit} {rates[best]:.0%})"
+        others = ", ".join(f"{label[m]} {rates[m]:.0%}" for m in done if m != best)
+        return f"{what}: {label[best]} ({rates[best]:.0%}" + (f"; {others})" if others else ")")
+
+    parts = [ranked("Erased most", erased_rate, min(erased_rate, key=erased_rate.get), "the judge still sees it"),
+             ranked("kept the neighbours best", kept, best_kept, "neighbours recognised")]
     if all("attack" in r.report for r in done.values()):
         recovered = {m: r.report["attack"]["recovered_unlearned"] for m, r in done.items()}
-        strongest = min(recovered, key=recovered.get)
-        parts.append(f"least recovered under the attack: {label[strongest]} ({recovered[strongest]:.0%}; "
-                     + ", ".join(f"{label[m]} {recovered[m]:.0%}" for m in done if m != strongest) + ")")
+        parts.append(ranked("least recovered under the attack", recovered, min(recovered, key=recovered.get), "recovered"))
     text = "; ".join(parts) + "."
     if skipped:
         text += " Not run: " + "; ".join(skipped.values()) + "."

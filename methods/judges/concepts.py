@@ -143,7 +143,8 @@ def concept_verdict(j: ConceptJudgement, prompts: dict[str, str]) -> str:
     quoted = _names([f"'{prompts[c]}'" for c in f])
     if all(j.after[c] <= FORGOTTEN_AT for c in f):
         drawn = f", the model now draws {plural(j.surrogate)} ({j.surrogate_share['after']:.0%})" if j.surrogate else ""
-        head = f"{quoted} {'is' if len(f) == 1 else 'are'} forgotten{drawn}: the judge recognises it {after} of the time, before {before}"
+        head = (f"{quoted} {'is' if len(f) == 1 else 'are'} forgotten{drawn}: the judge recognises "
+                f"{'it' if len(f) == 1 else 'them'} {after} of the time, before {before}")
     else:
         head = f"{quoted} {'is' if len(f) == 1 else 'are'} not forgotten yet: the judge still recognises {after} (before {before}); try more steps"
     parts = [head]

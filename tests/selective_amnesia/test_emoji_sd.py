@@ -116,7 +116,7 @@ def test_the_cli_runs_the_tabs_entry_and_prints_its_verdict(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert re.search(r"'a cat' is (not )?forgotten", done.stdout) and "neighbour 'a tiger' recognised" in done.stdout
     report = json.loads((out / "report.json").read_text())
-    assert report["settings"]["train_method"] == "xattn" and report["steps"] == 3  # the quick preset, then the flags
+    assert report["settings"]["batch_size"] == 8 and report["steps"] == 3  # the quick preset's batch, the flag's steps
     assert set(report["judged"]["neighbours"]) >= {"tiger", "lion"} and len(report["judged"]["others"]) == 3
     assert (out / "model_index.json").is_file() and "base_model: \"emoji-sd\"" in (out / "README.md").read_text()
     bad = subprocess.run(cmd[:6] + ["a zebra"] + cmd[7:], cwd=ROOT, capture_output=True, text=True, timeout=300)
