@@ -56,7 +56,7 @@ class AmnesiaConfig(BoundedConfig):
         base = {k: v for k, v in asdict(cls()).items()}
         kind = model_kind(model)
         base.update(MODEL_DEFAULTS.get(kind, {}))
-        if kind in LOCAL_MODELS and "replay_prompts" not in overrides:
+        if kind in LOCAL_MODELS and overrides.get("replay_prompts") is None:
             concepts = ConceptList.read(LOCAL_MODELS[kind] / CONCEPTS_FILE)  # replay every concept the model knows
             base["replay_prompts"] = tuple(concepts.prompts.values()) if concepts else ()
         base.update(preset.settings if preset else {})
