@@ -111,12 +111,13 @@ def test_a_deeply_nested_body_does_not_hurt_the_server(app_url):
 
 def test_one_run_per_session_and_light_actions_are_served_meanwhile(client, app_url):
     """A session's second run is refused while its first is running; gallery-like actions answer meanwhile."""
-    # 2000 steps: long enough for the second request and a few renders to meet it running, short enough not to wait on
-    first = client.submit(CVAE, "0", "uniform noise", 100, 1, 2000, 0, "", "", "", "", "full", api_name="/amnesia_forget")
+    # 3000 steps (about 20 s): long enough for the second request and a few renders to meet it running
+    first = client.submit(CVAE, "0", "uniform noise", 100, 1, 3000, 0, "", "", "", "", "full", api_name="/amnesia_forget")
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and first.status().code.name != "PROCESSING":
-        time.sleep(0.2)  # the handler has it: the run holds its place in the line
+    while time.monotonic() < deadline and first.status().code.name not in ("PROCESSING", "PROGRESS", "LOG"):
+        time.sleep(0.2)  # the handler has it (its progress is coming): the run holds its place in the line
     time.sleep(1.0)
+    assert not first.done()
     status = client.predict(CVAE, "1", "uniform noise", 100, 1, 100, 0, "", "", "", "", "full", api_name="/amnesia_forget")[STATUS]
     _plain(status, "already have a run queued or running")
 
