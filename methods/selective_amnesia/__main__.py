@@ -69,7 +69,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         # the tab's entry with the tab's options; the flags only override them
         options = dict(preset.options)
         options.update({k: v for k, v in (("attack", args.attack), ("compare_baseline", args.baseline)) if v is not None})
-        if backend.open_vocabulary and getattr(backend, "concepts", None) is None:
+        if backend.open_vocabulary:  # a model with its own judge (emoji-sd) takes what it needs of these
             options.update(judge_model=args.judge, paraphrases=args.paraphrases, attack_seeds=args.attack_seeds)
         result = forget(backend, config, out_dir=args.out if _is_main_process() else None, **options)
     except (InputError, OSError) as exc:
