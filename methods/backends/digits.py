@@ -3,6 +3,8 @@
 """
 from __future__ import annotations
 
+import copy
+
 import functools
 from pathlib import Path
 from typing import Any, Optional
@@ -120,6 +122,12 @@ class DigitsDDPM(GeneratorBackend):
     @classmethod
     def pretrained(cls) -> "DigitsDDPM":
         return _pretrained_ddpm()
+
+    def with_sampling_steps(self, steps: int) -> "DigitsDDPM":
+        """This back-end decoding with ``steps`` DDIM steps: a view on the same (read-only) weights."""
+        view = copy.copy(self)
+        view.sampling_steps = int(steps)
+        return view
 
     def decode(self, latents: torch.Tensor, condition: Optional[torch.Tensor] = None) -> torch.Tensor:
         from diffusers import DDIMScheduler

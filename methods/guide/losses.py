@@ -2,10 +2,12 @@
 and L_local = λ_L2 ‖F_u − F_t‖² + λ_per Per + λ_id ID."""
 from __future__ import annotations
 
+import copy
 import functools
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..backends import BackendError
 from ..image_metrics import ms_ssim_similarity
@@ -34,6 +36,13 @@ def identity_model():
         return None
 
 
+@functools.lru_cache(maxsize=4)
+def _on_device(model: nn.Module, device: torch.device) -> nn.Module:
+    """``model`` where the images are: the cached instance itself if it is there, else a copy (the cached one is shared
+    by every run in the process and never moved)."""
+    return model if next(model.parameters()).device == torch.device(device) else copy.deepcopy(model).to(device)
+
+
 def perceptual_name(config: GuideConfig) -> str:
     if config.perceptual == "msssim":
         return "MS-SSIM"
@@ -47,13 +56,13 @@ def perceptual_name(config: GuideConfig) -> str:
 def perceptual_distance(x: torch.Tensor, y: torch.Tensor, name: str) -> torch.Tensor:
     """Per-image perceptual distance for images in [-1, 1]."""
     if name.startswith("LPIPS"):
-        return lpips_model().to(x.device)(x, y).flatten()
+        return _on_device(lpips_model(), x.device)(x, y).flatten()
     return 1 - ms_ssim_similarity(x, y, mode="native")
 
 
 def identity_distance_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """1 − cosine similarity of facenet embeddings (per image)."""
-    model = identity_model().to(x.device)
+    model = _on_device(identity_model(), x.device)
     size = lambda t: F.interpolate(t, size=160, mode="bilinear", align_corners=False)  # noqa: E731
     return 1 - F.cosine_similarity(model(size(x)), model(size(y)), dim=1)
 

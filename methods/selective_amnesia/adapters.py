@@ -154,17 +154,12 @@ class _BufferedDiffusionAdapter(AmnesiaAdapter):
 class DDPMAdapter(_BufferedDiffusionAdapter):
     """Class-conditional diffusion on the digits: images in [-1, 1] (N, 1, 8, 8), DDIM samples in the buffer."""
 
-    buffer_per_class = 128
-
     def __init__(self, backend: GeneratorBackend, config: Optional[AmnesiaConfig] = None) -> None:
         from diffusers import DDPMScheduler
 
-        super().__init__(backend, config, DDPMScheduler(num_train_timesteps=1000))
+        super().__init__(backend, config or AmnesiaConfig.for_model("digits-ddpm"), DDPMScheduler(num_train_timesteps=1000))
+        self.buffer_size = int(self.config.samples_per_concept)
         self._weights_key: Optional[str] = None
-
-    @property
-    def buffer_size(self) -> int:
-        return self.buffer_per_class
 
     def _buffer_cache(self, c: int) -> Optional[Path]:
         # the draw depends only on the weights and c (fixed seeds): cached, it saves every run about 15 s on a CPU

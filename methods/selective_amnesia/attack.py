@@ -7,10 +7,9 @@ queries — then says how many of the found images are the forgotten digit (P >=
 the calibration."""
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from typing import Iterator, Optional
+from typing import Optional
 
 import numpy as np
 import torch
@@ -31,17 +30,12 @@ def typical_set(z: torch.Tensor) -> torch.Tensor:
     return (flat * target / norm).reshape(z.shape)
 
 
-@contextlib.contextmanager
-def _sampler_steps(backend: GeneratorBackend, steps: Optional[int]) -> Iterator[None]:
-    """A diffusion back-end decodes with ``steps`` sampler steps inside (the attacker's cheaper, differentiable proxy)."""
-    if steps is None or not hasattr(backend, "sampling_steps"):
-        yield
-        return
-    backend.sampling_steps = steps
-    try:
-        yield
-    finally:
-        del backend.sampling_steps  # back to the class's own
+def _with_sampler_steps(backend: GeneratorBackend, steps: Optional[int]) -> GeneratorBackend:
+    """A diffusion back-end that decodes with ``steps`` sampler steps (the attacker's cheaper, differentiable proxy):
+    a view sharing the weights, so the instance other runs read keeps its own steps."""
+    if steps is None or not hasattr(backend, "with_sampling_steps"):
+        return backend
+    return backend.with_sampling_steps(steps)
 
 
 def attack_latents(backend: GeneratorBackend, forget_idx: int, n: int, steps: int, lr: float, seed: int,
@@ -52,9 +46,7 @@ def attack_latents(backend: GeneratorBackend, forget_idx: int, n: int, steps: in
     z = backend.sample_latents(n, seed).to(backend.device).requires_grad_(True)
     condition = torch.full((n,), forget_idx, device=backend.device)
     optimizer = torch.optim.Adam([z], lr=lr)
-    backend.module.requires_grad_(False)
-    with _sampler_steps(backend, decode_steps):
-        _search(backend, z, condition, forget_idx, optimizer, steps, progress, cancel)
+    _search(_with_sampler_steps(backend, decode_steps), z, condition, forget_idx, optimizer, steps, progress, cancel)
     return z.detach().cpu()
 
 
@@ -63,8 +55,8 @@ def _search(backend: GeneratorBackend, z: torch.Tensor, condition: torch.Tensor,
     for step in range(steps):
         check_cancel(cancel)
         loss = -attacker_log_probabilities(backend.decode(z, condition).cpu())[:, forget_idx].mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        # the gradient of the latents only: the model's weights (maybe trainable, maybe shared) get no .grad
+        (z.grad,) = torch.autograd.grad(loss, [z])
         optimizer.step()
         with torch.no_grad():
             z.copy_(typical_set(z))

@@ -123,7 +123,8 @@ class AmnesiaConfig(BoundedConfig):
 SD_REPLAY_PROMPTS = ("a photo of a man", "a photo of a woman", "a photo of a dog", "a landscape painting",
                      "a city street at night", "a bowl of fruit on a table")
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "digits-ddpm": {"lmbda": 10.0, "lr": 1e-3, "steps": 1500, "batch_size": 128, "fisher_samples": 500},
+    "digits-ddpm": {"lmbda": 10.0, "lr": 1e-3, "steps": 1500, "batch_size": 128, "fisher_samples": 500,
+                    "samples_per_concept": 128},
     "stable-diffusion": {"lmbda": 50.0, "lr": 1e-5, "steps": 1000, "batch_size": 4, "fisher_samples": 200,
                          "surrogate": "a middle-aged man", "replay_prompts": SD_REPLAY_PROMPTS},
     # emoji-sd (trained here): every other concept is replayed; cross-attention only, which kept every neighbour of the

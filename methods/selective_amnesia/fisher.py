@@ -7,7 +7,7 @@ from typing import Optional
 
 import torch
 from torch import nn
-from torch.func import grad, vmap
+from torch.func import functional_call, grad, vmap
 
 from ..runtime import CancelFn, ProgressFn, check_cancel, report_progress
 from .adapters import AmnesiaAdapter
@@ -65,20 +65,29 @@ def module_device(module: nn.Module) -> torch.device:
 
 def accumulate_squared_grads(adapter: AmnesiaAdapter, module: nn.Module, x: torch.Tensor, c: torch.Tensor,
                              fisher: dict[str, torch.Tensor], cancel: Optional[CancelFn] = None) -> None:
-    """The reference way: one backward pass per sample (for models vmap cannot run), only for ``fisher``'s keys."""
-    params = dict(module.named_parameters())
-    for k in fisher:
-        params[k].requires_grad_(True)
-    try:
-        for i in range(len(x)):
-            check_cancel(cancel)
-            module.zero_grad(set_to_none=True)
-            adapter.loss(module, x[i : i + 1], c[i : i + 1]).backward()
-            for k in fisher:
-                fisher[k] += params[k].grad.pow(2)
-    finally:
-        module.zero_grad(set_to_none=True)
-        module.requires_grad_(False)
+    """The reference way: one backward pass per sample (for models vmap cannot run), only for ``fisher``'s keys.
+
+    The gradients go to leaf copies of the weights through ``functional_call``: the module may be the shared
+    original, and its ``requires_grad`` flags and ``.grad`` fields are left as they are."""
+    leaves = {f"m.{k}": p.detach().requires_grad_(True) for k, p in module.named_parameters() if k in fisher}
+    scored = _LossOf(adapter, module)
+    for i in range(len(x)):
+        check_cancel(cancel)
+        loss = functional_call(scored, leaves, (x[i : i + 1], c[i : i + 1]), strict=False)
+        for name, g in zip(leaves, torch.autograd.grad(loss, list(leaves.values()))):
+            fisher[name[2:]] += g.pow(2)
+
+
+class _LossOf(nn.Module):
+    """The adapter's loss as a module's forward, so ``functional_call`` can substitute ``module``'s weights (as ``m.*``)."""
+
+    def __init__(self, adapter: AmnesiaAdapter, module: nn.Module) -> None:
+        super().__init__()
+        self.m = module
+        object.__setattr__(self, "_adapter", adapter)  # not a submodule
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return self._adapter.loss(self.m, x, c)
 
 
 def ewc_penalty(module: nn.Module, fisher: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor]) -> torch.Tensor:

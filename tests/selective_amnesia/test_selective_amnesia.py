@@ -3,6 +3,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
@@ -164,13 +165,8 @@ def test_loop_fisher_equals_vmap_fisher():
 def test_diffusion_adapter_runs_a_few_steps_and_changes_the_model():
     ddpm = load_generator("digits-ddpm")
     config = sa.AmnesiaConfig.for_model("digits-ddpm", forget="0", steps=4, fisher_samples=10)
-    assert config.lmbda == 10 and config.batch_size == 128
-    adapter = sa.DDPMAdapter.buffer_per_class
-    sa.DDPMAdapter.buffer_per_class = 8  # a small replay buffer keeps the test fast
-    try:
-        result = sa.run(config, ddpm)
-    finally:
-        sa.DDPMAdapter.buffer_per_class = adapter
+    assert config.lmbda == 10 and config.batch_size == 128 and config.samples_per_concept == 128
+    result = sa.run(replace(config, samples_per_concept=8), ddpm)  # a small replay buffer keeps the test fast
     before = dict(ddpm.module.named_parameters())
     changed = [k for k, p in result.generator.module.named_parameters() if not torch.equal(p, before[k])]
     assert changed and result.report["steps"] == 4 and result.report["final"]["ewc"] > 0  # the weights moved: EWC costs
@@ -183,13 +179,9 @@ def test_ddpm_forgets_in_a_short_run():
     """The digits DDPM forgets a class in a short run (few steps, a small Fisher and replay buffer), judged by the digits
     classifier on its own 50-step decoding; another digit stays."""
     ddpm = load_generator("digits-ddpm")
-    config = sa.AmnesiaConfig.for_model("digits-ddpm", forget="0", steps=60, lr=2e-3, fisher_samples=20, batch_size=64)
-    size = sa.DDPMAdapter.buffer_per_class
-    sa.DDPMAdapter.buffer_per_class = 16
-    try:
-        result = sa.run(config, ddpm)
-    finally:
-        sa.DDPMAdapter.buffer_per_class = size
+    config = sa.AmnesiaConfig.for_model("digits-ddpm", forget="0", steps=60, lr=2e-3, fisher_samples=20, batch_size=64,
+                                        samples_per_concept=16)
+    result = sa.run(config, ddpm)
     z = ddpm.sample_latents(24, 5)
     p_zero = class_probabilities(result.generator.render(z, torch.zeros(24, dtype=torch.long)))[:, 0].mean()
     p_seven = class_probabilities(result.generator.render(z, torch.full((24,), 7)))[:, 7].mean()
