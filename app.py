@@ -1,4 +1,4 @@
-"""Unlearning Studio: four tabs over one method library (``methods``). Run: ``python app.py``."""
+"""Unlearning Studio: the tabs of the method registry (``methods/registry.py``) over one library. Run: ``python app.py``."""
 from __future__ import annotations
 
 import os
@@ -6,9 +6,12 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+import importlib  # noqa: E402
+
 import gradio as gr  # noqa: E402
 
-from spaces import amnesia, directions, features, identity  # noqa: E402
+from methods.registry import tabs as registered_tabs  # noqa: E402
+from spaces.directions import use_as_feature  # noqa: E402
 from spaces.common import EXAMPLES_ROOT, PRIVATE, QUEUE  # noqa: E402
 from spaces.worker import configure_log  # noqa: E402
 
@@ -23,21 +26,19 @@ Everything here runs offline on a CPU: a real pretrained face GAN, and small dig
 
 
 def build_app() -> gr.Blocks:
-    """The whole app: one tab per module of ``spaces``."""
+    """The whole app: one tab per tab module the method registry names (``spaces/<tab>.py``: ``TITLE``, ``build()``)."""
     with gr.Blocks(title=TITLE, delete_cache=(3600, 6 * 3600)) as demo:
         gr.Markdown(HEADER)
+        built = {}
         with gr.Tabs() as tabs:
-            with gr.Tab("Identity", id="identity"):
-                identity.build()
-            with gr.Tab("Amnesia", id="amnesia"):
-                amnesia.build()
-            with gr.Tab("Directions", id="directions"):
-                found = directions.build()
-            with gr.Tab("Features", id="features"):
-                feature_inputs = features.build()
+            for name in registered_tabs():
+                module = importlib.import_module(f"spaces.{name}")
+                with gr.Tab(module.TITLE, id=name):
+                    built[name] = module.build()
         # Across tabs: a discovered direction becomes the feature to unlearn.
+        found, feature_inputs = built["directions"], built["features"]
         found["use_button"].click(
-            directions.use_as_feature, found["use_inputs"],
+            use_as_feature, found["use_inputs"],
             [feature_inputs["direction_state"], feature_inputs["banner"], feature_inputs["use_direction"], tabs,
              feature_inputs["counts"]],
             api_visibility=PRIVATE,

@@ -18,19 +18,39 @@ from . import selective_amnesia as sa
 from .backends import GeneratorBackend
 from .runtime import CancelFn, MetricRow, Preset, ProgressFn, RunResult, report_progress, subrange, write_json
 from .errors import InputError
+from .registry import METHODS, Method
+from .runtime.attack import SEED_SEARCH_CPU_S
 
 
 @dataclass(frozen=True)
 class Eraser:
-    """One method that erases prompts: how to make its config and run it, and what it can do."""
+    """One method that erases prompts, as the comparison needs it; its entry, presets and paper are its registry
+    entry's (:data:`methods.registry.METHODS`)."""
 
-    label: str
-    entry: Callable[..., RunResult]  # (backend, config, out_dir=, progress=, cancel=, **preset options)
+    method: str  # its registry name
     make_config: Callable[..., Any]  # (model, preset, forget: tuple of prompts, surrogate: str, seed: int) -> config
-    presets: dict[str, Preset]
     uses_surrogate: bool  # the erased prompt is remapped to a surrogate (ESD steers away instead)
     several: bool  # erases several prompts in one run
-    paper: str
+
+    @property
+    def spec(self) -> Method:
+        return METHODS[self.method]
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+    @property
+    def paper(self) -> str:
+        return self.spec.paper
+
+    @property
+    def entry(self) -> Callable[..., RunResult]:  # (backend, config, out_dir=, progress=, cancel=, **preset options)
+        return self.spec.load("entry")
+
+    @property
+    def presets(self) -> dict[str, Preset]:
+        return self.spec.presets_for("emoji-sd")
 
 
 def _sa_config(model: str, preset: Preset, forget: tuple[str, ...], surrogate: str, seed: int = 0):
@@ -39,29 +59,26 @@ def _sa_config(model: str, preset: Preset, forget: tuple[str, ...], surrogate: s
     return sa.AmnesiaConfig.for_model(model, preset, forget=forget[0], surrogate=surrogate or "noise", seed=seed)
 
 
-ERASERS: dict[str, Eraser] = {
-    "selective_amnesia": Eraser("Selective Amnesia", sa.forget, _sa_config, sa.presets_for("emoji-sd"), True, False,
-                                "Heng & Soh, NeurIPS 2023"),
-    "esd": Eraser("ESD-x", esd.erase,
-                  lambda model, preset, forget, surrogate, seed=0: esd.ESDConfig.for_model(model, preset, forget=forget, seed=seed),
-                  esd.PRESETS, False, True, "Gandikota et al., ICCV 2023"),
-    "uce": Eraser("UCE", uce.erase,
-                  lambda model, preset, forget, surrogate, seed=0: uce.UCEConfig.for_model(model, preset, forget=forget,
-                                                                                            surrogate=surrogate, seed=seed),
-                  uce.PRESETS, True, True, "Gandikota et al., WACV 2024"),
-}
+ERASERS: dict[str, Eraser] = {e.method: e for e in (
+    Eraser("selective_amnesia", _sa_config, uses_surrogate=True, several=False),
+    Eraser("esd", lambda model, preset, forget, surrogate, seed=0: esd.ESDConfig.for_model(model, preset, forget=forget,
+                                                                                           seed=seed),
+           uses_surrogate=False, several=True),
+    Eraser("uce", lambda model, preset, forget, surrogate, seed=0: uce.UCEConfig.for_model(
+        model, preset, forget=forget, surrogate=surrogate, seed=seed), uses_surrogate=True, several=True),
+)}
 
-
-# A run's expected time on the 2-core reference CPU with emoji-sd and warm caches, per preset, judging included, without
-# the seed-search attack (ATTACK_CPU_S per erased prompt): benchmarks/results/erasers*.md and emoji_sd_amnesia.md.
-RUN_CPU_S: dict[str, dict[str, float]] = {"selective_amnesia": {"quick": 31.0, "full": 140.0},
-                                          "esd": {"quick": 50.0, "full": 120.0}, "uce": {"quick": 25.0, "full": 63.0}}
-ATTACK_CPU_S = 16.0
+# Selective Amnesia's measured time on emoji-sd in the comparison (its registry estimate covers every model; this one
+# is benchmarks/results/emoji_sd_amnesia.md's, judging all of emoji-sd's concepts included).
+SA_CPU_S = {"quick": 31.0, "full": 140.0}
 
 
 def eraser_seconds(method: str, preset: Preset, with_attack: bool, n_prompts: int = 1) -> float:
-    """A run's expected time on the reference CPU (the tab's budget check and its time left)."""
-    return RUN_CPU_S[method][preset.name] + (ATTACK_CPU_S * n_prompts if with_attack else 0.0)
+    """A run's expected time on the reference CPU with emoji-sd (the tab's budget check and its time left)."""
+    if method == "selective_amnesia":
+        return SA_CPU_S[preset.name] + (SEED_SEARCH_CPU_S * n_prompts if with_attack else 0.0)
+    config = ERASERS[method].make_config("emoji-sd", preset, tuple(f"prompt {i}" for i in range(n_prompts)), "", 0)
+    return METHODS[method].seconds(config, preset, attack=with_attack)
 
 
 def compare_erasers(backend: GeneratorBackend, forget: Sequence[str], surrogate: str, model: str = "emoji-sd",

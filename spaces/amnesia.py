@@ -51,6 +51,7 @@ SURROGATES = ["uniform noise"] + CLASSES
 SLOT = TrainingSlot("amnesia")
 Config = sa.AmnesiaConfig
 
+TITLE = "Amnesia"  # the tab's name in the app
 INTRO = """
 ### Amnesia — forget one concept, keep the rest
 Pick a **digit** to forget and what it should become, or pick **emoji-sd** and type a **prompt** ("a cat") and what

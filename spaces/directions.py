@@ -24,6 +24,7 @@ MAX_SEED = 2**31 - 1
 DISPLAY = 320  # 64-px faces are shown up-scaled
 METHOD_LABELS = {"SeFa — closed form (instant)": "sefa", "Voynov & Babenko — trained, shipped": "voynov"}
 
+TITLE = "Directions"  # the tab's name in the app
 INTRO = """
 ### Directions — what does each latent direction change?
 Directions are found **without labels**: *SeFa* takes the eigenvectors of the generator's first layer

@@ -47,6 +47,7 @@ Config = fu.FeatureUnlearningConfig
 PRESETS = fu.PRESETS
 QUICK = PRESETS["quick"]
 
+TITLE = "Features"  # the tab's name in the app
 INTRO = """
 ### Features — make the generator forget a visual feature
 **1.** Click every face that shows the feature (e.g. an *open mouth* or *glasses*); a click again clears it.

@@ -37,6 +37,7 @@ PRESETS = guide.PRESETS
 def _preset_seconds(preset) -> float:
     return Config(**preset.settings).cpu_seconds(preset.options["compare_baseline"], preset, preset.options["attack"])
 
+TITLE = "Identity"  # the tab's name in the app
 INTRO = """
 ### Identity — make the face generator forget one person (GUIDE, Seo et al., CVPR 2024)
 Upload **one photo** (or click an example), then **Unlearn this person**. A face-recognition network that the

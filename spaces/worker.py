@@ -32,25 +32,19 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Callable, Optional
+from methods import registry
 from methods.errors import InputError
 
 log = logging.getLogger("unlearning_studio")
 
-# Imported and loaded by a stand-by worker before it is needed (the rest loads on first use, in the worker).
-PRELOAD_MODULES = ("methods.feature_unlearning", "methods.selective_amnesia", "methods.guide", "methods.erasers", "accelerate")
-PRELOAD_GENERATORS = ("digiface-dcgan", "digits-cvae", "digits-ddpm", "emoji-sd")
-# What the first seconds of a run would otherwise load or look for (face detectors, dlib's models, the encoder, the
-# digit judges, GUIDE's optional networks): "module:function", each cached by its module.
-PRELOAD_CALLS = ("methods.guide.face_input:template", "methods.guide.face_input:_mtcnn", "methods.judges.faces:_mtcnn",
-                 "methods.judges.faces:_dlib_models", "methods.judges.faces:_dlib_recognition",
-                 "methods.guide.inversion:load_encoder", "methods.judges.digits:classifier",
-                 "methods.judges.digits:attacker_classifier", "methods.judges.emoji:emoji_judge",
-                 # GUIDE's optional networks: offline, finding that their weights cannot be had takes a few seconds
-                 "methods.guide.losses:lpips_model", "methods.guide.losses:identity_model")
-# What every run reads from the on-disk caches and no run should pay for: GUIDE's random faces' descriptors, Amnesia's
-# Fisher, replay buffers and the original's measure. The first stand-by of a fresh Space fills them (about a minute of
-# its idle time); later ones only read them. UNLEARNING_STUDIO_WARM_CACHES=0 skips this (the tests do).
-WARM_CALLS = ("methods.guide.evaluate:warm_cache", "methods.selective_amnesia.train:warm_cache")
+# What a stand-by worker loads before a run needs it, read from the method registry: every method's entry module (and
+# accelerate), the generators, the calls that load what a run's first seconds would (detectors, judges, encoders), and
+# the calls that fill the on-disk caches every run reads (the first stand-by of a fresh Space fills them in about a
+# minute of its idle time; later ones only read them; UNLEARNING_STUDIO_WARM_CACHES=0 skips them, as the tests do).
+PRELOAD_MODULES = (*dict.fromkeys(m.entry.partition(":")[0] for m in registry.METHODS.values()), "methods.erasers", "accelerate")
+PRELOAD_GENERATORS = registry.preload_generators()
+PRELOAD_CALLS = registry.preload_calls()
+WARM_CALLS = registry.warm_calls()
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The server's light actions (gallery pages, sliders) come first on 2 cores, but not so far first that a busy page
 # starves the run: at 5 the worker keeps about a quarter of a core that the server also wants (10 would leave it a tenth).
@@ -134,8 +128,7 @@ def configure_log(who: str) -> None:
 
 
 def _call(call: str) -> None:
-    module, function = call.split(":")
-    getattr(importlib.import_module(module), function)()
+    registry.resolve(call)()
 
 
 def worker_main(fd: int) -> None:

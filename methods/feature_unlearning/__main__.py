@@ -1,12 +1,12 @@
 """CLI: ``python -m methods.feature_unlearning --positives P.npy --negatives N.npy --out DIR [--preset quick]``.
 
-Writes ``DIR/generator.safetensors`` + ``config.json`` (loadable by ``methods.sample``), ``DIR/direction.safetensors``,
-``DIR/losses.json`` and ``DIR/report.json``.
+Runs the Features tab's entry (:func:`unlearn_from_labels`: the run, the latent-shift baseline, the PGD probe if the
+preset has it) and prints the tab's verdict and table. Writes ``DIR/generator.safetensors`` + ``config.json``
+(loadable by ``methods.sample``), ``DIR/direction.safetensors``, ``DIR/losses.json`` and ``DIR/report.json``.
 """
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -15,9 +15,9 @@ import numpy as np
 from ..errors import InputError
 from ..backends import DEFAULT_FACE_GENERATOR, load_generator
 from ..image_metrics import MSSSIM_MODES
-from ..runtime.cli import tqdm_progress
+from ..runtime.cli import print_result, tqdm_progress
+from .compare import unlearn_from_labels
 from .config import PRESETS, THRESHOLDS, FeatureUnlearningConfig
-from .train import run, save_result
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -37,6 +37,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--msssim", choices=MSSSIM_MODES, default=d("msssim_mode"), help="how MS-SSIM runs at 64 px")
     p.add_argument("--eval-samples", type=int, default=d("eval_samples"))
     p.add_argument("--seed", type=int, default=d("seed"))
+    p.add_argument("--probe", action=argparse.BooleanOptionalAction, default=None,
+                   help="the PGD probe after the run (default: the preset's; full: on)")
+    p.add_argument("--feature", default="the feature", help="the feature's name in the verdict, e.g. 'open mouths'")
     args = p.parse_args(argv)
     try:
         given = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
@@ -45,14 +48,13 @@ def main(argv: Optional[list[str]] = None) -> int:
                                          eval_samples=args.eval_samples)
         backend = load_generator(args.generator)
         positives, negatives = np.load(args.positives), np.load(args.negatives)
-        started = time.perf_counter()
+        probe = PRESETS[args.preset].options["probe"] if args.probe is None else args.probe
         with tqdm_progress(config.steps, "feature unlearning", "step") as progress:
-            result = run(config, backend, positives, negatives, progress=progress)
-        result.report["wall_s"] = round(time.perf_counter() - started, 2)
-        save_result(result, args.out)
+            result = unlearn_from_labels(backend, positives, negatives, config, probe=probe, out_dir=args.out,
+                                         progress=progress, feature=args.feature)
     except (InputError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")
-    print(f"wrote {args.out / 'generator.safetensors'} and {args.out / 'report.json'}")
+    print_result(result, args.out)
     return 0
 
 

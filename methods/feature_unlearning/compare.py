@@ -35,6 +35,7 @@ def unlearn_from_labels(
 ) -> RunResult:
     """Run feature unlearning (from labels, or from a given direction) and compare it with the latent shift;
     ``feature`` names the feature in the verdict and the report (e.g. "open mouths")."""
+    started = time.perf_counter()
     if direction is not None and positives is None:
         # The probe's classifiers need labelled images: label prior samples by the projection.
         pool = backend.sample_latents(256, HELDOUT_SEED + 2)
@@ -73,6 +74,7 @@ def unlearn_from_labels(
         report_progress(progress, train_share, "adversarial probe: PGD on z")
         metrics += _probe_rows(backend, unlearned, direction, positives, negatives, result.report, cancel)
     result.report["feature"] = feature
+    result.report["wall_s"] = round(time.perf_counter() - started, 2)  # the whole run: training, rows, probe
     files = save_result(result, Path(out_dir)) if out_dir is not None else []
     report_progress(progress, 1.0, "done")
     return RunResult("feature_unlearning", unlearned, COLUMNS, metrics, galleries, result.report, files,

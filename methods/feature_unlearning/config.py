@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..image_metrics import MSSSIM_MODES
-from typing import Optional
+from typing import Any, Optional
 
 from ..runtime.config import BoundedConfig, CpuCost, Preset, bounded, choice
 
@@ -47,3 +47,8 @@ PRESETS: dict[str, Preset] = {
                     options={"probe": False}, fixed_s=3.0),
     "full": Preset("full", "Full", settings={"steps": 300, "batch_size": 32, "lr": 1e-4}, options={"probe": True}),
 }
+
+
+def estimate_seconds(config: FeatureUnlearningConfig, preset: Preset, **_: Any) -> float:
+    """The registry's cost estimate (:meth:`FeatureUnlearningConfig.cpu_seconds`; the probe is in the preset's fixed part)."""
+    return config.cpu_seconds(preset)

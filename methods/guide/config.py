@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from typing import Optional
+from typing import Any, Optional
 
 from ..runtime.config import BoundedConfig, CpuCost, Preset, bounded, choice
 
@@ -68,3 +68,9 @@ PRESETS: dict[str, Preset] = {
                    options={"inversion_steps": 300, "view_names": None, "n_random": 48, "compare_baseline": True,
                             "attack": True, "attack_restarts": 1}),
 }
+
+
+def estimate_seconds(config: GuideConfig, preset: Preset, compare_baseline: bool = False, attack: bool = False,
+                     **_: Any) -> float:
+    """The registry's cost estimate (:meth:`GuideConfig.cpu_seconds` with the run's options)."""
+    return config.cpu_seconds(with_baseline=compare_baseline, preset=preset, with_attack=attack)

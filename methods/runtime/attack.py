@@ -34,6 +34,8 @@ class PromptJudge(Protocol):
 
 
 ATTACK_DIR = "attack"
+# The seed search's time per erased prompt on emoji-sd, 2-core reference CPU (benchmarks/results/erasers.md)
+SEED_SEARCH_CPU_S = 16.0
 
 
 @dataclass

@@ -118,6 +118,23 @@ def save_display(result: RunResult, directory: Path, **extra: Any) -> list[Path]
     return paths + [directory / DISPLAY_FILE]
 
 
+EXAMPLES_ROOT = Path(__file__).resolve().parents[2] / "assets" / "examples"
+EXAMPLES_COMMAND = "python scripts/precompute_examples.py"
+
+
+def save_example(tab: str, slug: str, result: RunResult, seconds: float, root: Path = EXAMPLES_ROOT, **extra: Any) -> Path:
+    """A tab's one-click example: what the tab shows of ``result`` in ``root/<tab>/<slug>/``, with how it was made
+    (the command, seed 0, ``seconds`` on this machine, ``extra`` such as the inputs and the title)."""
+    import shutil
+
+    folder = Path(root) / tab / slug
+    shutil.rmtree(folder, ignore_errors=True)
+    save_display(result, folder, slug=slug, command=EXAMPLES_COMMAND, seed=0, machine="2-core CPU, no GPU",
+                 seconds=round(seconds, 1), **extra)
+    print(f"{tab}/{slug}: {seconds:.1f} s — {result.verdict}", flush=True)
+    return folder
+
+
 def load_display(directory: Path) -> tuple[RunResult, dict[str, Any]]:
     """A result saved by :func:`save_display` (no generator; ``files``: the folder's files but the gallery strips,
     e.g. ``result.json`` and a shipped model), and its ``extra`` fields."""

@@ -191,3 +191,9 @@ ATTACK_CPU_S = {"digits-cvae": 3.0, "digits-ddpm": 30.0, "emoji-sd": 20.0}  # me
 def presets_for(model: str) -> dict[str, Preset]:
     """``model``'s presets by name ("quick", "full"); a model without a quick preset (Stable Diffusion) has "full" only."""
     return MODEL_PRESETS.get(model_kind(model), {"full": Preset("full", "Full")})
+
+
+def estimate_seconds(config: AmnesiaConfig, preset: Preset, model: str = "digits-cvae", attack: bool = False,
+                     compare_baseline: bool = False, **_: Any) -> float:
+    """The registry's cost estimate (:meth:`AmnesiaConfig.cpu_seconds` for ``model`` with the run's options)."""
+    return config.cpu_seconds(model, preset, with_attack=attack, with_baseline=compare_baseline)

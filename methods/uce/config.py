@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..backends.stable_diffusion import CONCEPTS_FILE, LOCAL_MODELS, ConceptList
+from ..runtime.attack import SEED_SEARCH_CPU_S
 from ..runtime.config import BoundedConfig, Preset, bounded
 from ..errors import InputError
 
@@ -53,3 +54,13 @@ PRESETS = {
     "quick": Preset("quick", "Quick", options={"eval_per_concept": 8, "others_limit": 3, "attack": False}),
     "full": Preset("full", "Full", options={"eval_per_concept": 8, "others_limit": None, "attack": True}),
 }
+
+
+# A run's measured time on the 2-core reference CPU with emoji-sd and warm caches, judging included, without the attack
+# (benchmarks/results/erasers*.md)
+CPU_S = {'quick': 25.0, 'full': 63.0}
+
+
+def estimate_seconds(config, preset: Preset, attack: bool = False, **_: Any) -> float:
+    """The registry's cost estimate: the measured time of ``preset`` on emoji-sd, plus the attack per erased prompt."""
+    return CPU_S[preset.name] + (SEED_SEARCH_CPU_S * len(config.forget) if attack else 0.0)

@@ -20,8 +20,9 @@ def test_feature_unlearning_then_sample_round_trip(dcgan, mouth_labels, tmp_path
     out = tmp_path / "run"
     r = _run("methods.feature_unlearning", "--positives", str(tmp_path / "P.npy"), "--negatives", str(tmp_path / "N.npy"),
              "--out", str(out), "--steps", "8", "--batch-size", "8", "--lr", "1e-3", "--alpha", "2", "--threshold", "midpoint",
-             "--seed", "3", "--eval-samples", "32")
+             "--seed", "3", "--eval-samples", "32", "--feature", "open mouths", "--no-probe")
     assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Open mouths: ") and "training fit" in r.stdout  # the tab's verdict: no probe, no judge
     report = json.loads((out / "report.json").read_text())
     assert report["steps"] == 8 and report["settings"]["threshold"] == "midpoint"
     assert report["wall_s"] >= report["train_seconds"]  # the whole run includes its training
