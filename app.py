@@ -12,7 +12,7 @@ import gradio as gr  # noqa: E402
 
 from methods.registry import tabs as registered_tabs  # noqa: E402
 from spaces.directions import use_as_feature  # noqa: E402
-from spaces.common import EXAMPLES_ROOT, PRIVATE, QUEUE  # noqa: E402
+from spaces.common import EXAMPLES_ROOT, PRIVATE, QUEUE, wired  # noqa: E402
 from spaces.worker import configure_log  # noqa: E402
 
 TITLE = "Unlearning Studio"
@@ -37,12 +37,8 @@ def build_app() -> gr.Blocks:
                     built[name] = module.build()
         # Across tabs: a discovered direction becomes the feature to unlearn.
         found, feature_inputs = built["directions"], built["features"]
-        found["use_button"].click(
-            use_as_feature, found["use_inputs"],
-            [feature_inputs["direction_state"], feature_inputs["banner"], feature_inputs["use_direction"], tabs,
-             feature_inputs["counts"]],
-            api_visibility=PRIVATE,
-        )
+        found["use_button"].click(use_as_feature, found["use_inputs"], wired({**feature_inputs, "tabs": tabs}, use_as_feature),
+                                  api_visibility=PRIVATE)
         demo.load(*found["initial"], api_visibility=PRIVATE)
     # Training runs share one slot per process (2 CPU cores); labelling events are light.
     demo.queue(default_concurrency_limit=4, max_size=32)

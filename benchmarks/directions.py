@@ -53,8 +53,9 @@ def main() -> None:
 
     # slider response: the tab's handler (latent shift + render + up-scaling) and PNG encoding, 100 moves
     from spaces import directions as tab
+    from spaces.common import by_name
 
-    state = tab.load_method(list(tab.METHOD_LABELS)[0], "digiface-dcgan", None, 8, 6, 0)[0]
+    state = by_name(tab.load_method, tab.load_method(list(tab.METHOD_LABELS)[0], "digiface-dcgan", None, 8, 6, 0))["state"]
     gen = torch.Generator().manual_seed(0)
     moves = []
     for i in range(100):

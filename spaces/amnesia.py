@@ -16,6 +16,7 @@ from methods.backends.stable_diffusion import DEFAULT_MODEL, StableDiffusionBack
 from methods.runtime import RunResult, gpu_available
 from methods.runtime.config import check_cpu_budget
 from spaces.common import (
+    by_name,
     PRIVATE,
     TrainingSlot,
     chosen_preset,
@@ -28,6 +29,7 @@ from spaces.common import (
     preset_radio,
     result_table,
     user_errors,
+    wired,
 )
 from spaces.models import clip_judge_model, offered_models, resolve_model
 from methods.errors import InputError
@@ -169,23 +171,29 @@ def build() -> None:
                                    elem_id="sa-metrics")
             downloads = gr.File(label="Downloads: the forgotten model and its report", file_count="multiple",
                                 interactive=False)
-    # the model's controls, in model_defaults' order; an example sets them too (a model set by an example must not
-    # fire a change that clears the example's pictures: hence .input, the visitor's own choice)
-    model_controls = [lmbda, steps, forget, surrogate, sd_box, sd_model, preset, forget_prompt, surrogate_prompt, replay,
-                      paraphrases, train_method, with_attack, with_baseline, method, compare_btn]
-    model.input(model_defaults, [model], [*model_controls, before, after], api_visibility=PRIVATE)
-    preset.change(preset_settings, [model, preset], [lmbda, steps, train_method, with_attack, with_baseline],
-                  api_visibility=PRIVATE, show_progress="hidden")
+    ui = dict(model=model, lmbda=lmbda, steps=steps, forget=forget, surrogate=surrogate, sd_box=sd_box, sd_model=sd_model,
+              preset=preset, forget_prompt=forget_prompt, surrogate_prompt=surrogate_prompt, replay=replay,
+              paraphrases=paraphrases, train_method=train_method, with_attack=with_attack, with_baseline=with_baseline,
+              method=method, compare_btn=compare_btn, before=before, after=after, metrics=metrics, downloads=downloads,
+              status=status, verdict=verdict, extra_title=extra_title, extra=extra)
+    # an example sets the model's controls too (a model set by an example must not fire a change that clears the
+    # example's pictures: hence .input, the visitor's own choice)
+    model.input(model_defaults, [model], wired(ui, model_defaults), api_visibility=PRIVATE)
+    preset.change(preset_settings, [model, preset], wired(ui, preset_settings), api_visibility=PRIVATE, show_progress="hidden")
     for button in example_buttons:
-        button.click(show_example, [button], [before, after, metrics, downloads, status, verdict, extra_title, extra, model,
-                                              *model_controls],
-                     api_visibility=PRIVATE, show_progress="hidden")
+        button.click(show_example, [button], wired(ui, show_example), api_visibility=PRIVATE, show_progress="hidden")
     SLOT.wire(run_btn, stop_btn, forget_concept,
               [model, forget, surrogate, lmbda, gamma, steps, seed, sd_model, forget_prompt, surrogate_prompt, replay, train_method,
                preset, with_attack, with_baseline, paraphrases, method],
-              [before, after, metrics, downloads, status, verdict, extra_title, extra], status, api_name="amnesia_forget")
+              wired(ui, forget_concept), status, api_name="amnesia_forget")
     SLOT.wire(compare_btn, stop_btn, compare_methods, [forget_prompt, surrogate_prompt, preset, with_attack, seed],
-              [before, after, metrics, downloads, status, verdict, extra_title, extra], status, api_name="amnesia_compare")
+              wired(ui, compare_methods), status, api_name="amnesia_compare")
+
+
+# What a model choice sets, and what a run shows
+MODEL_CONTROLS = ("lmbda", "steps", "forget", "surrogate", "sd_box", "sd_model", "preset", "forget_prompt", "surrogate_prompt",
+                  "replay", "paraphrases", "train_method", "with_attack", "with_baseline", "method", "compare_btn")
+RESULT_OUTPUTS = ("before", "after", "metrics", "downloads", "status", "verdict", "extra_title", "extra")
 
 
 def _preset_config(kind: str, name: str) -> sa.AmnesiaConfig:
@@ -211,9 +219,10 @@ def _before_grid(kind: str):
     return labelled_rows(grid, tile=36, label_width=110)
 
 
+@user_errors(outputs=(*MODEL_CONTROLS, "before", "after"))
 def model_defaults(model: str):
-    """The chosen model's controls (:data:`model_controls` order: presets, λ and steps, its concept inputs — classes
-    or prompts —, the method choice), then its samples before any run and an empty "after"."""
+    """The chosen model's controls (presets, λ and steps, its concept inputs — classes or prompts —, the method
+    choice), its samples before any run and an empty "after"."""
     kind = MODELS.get(model, "")
     presets = sa.presets_for(kind)
     first = next(iter(presets))
@@ -221,30 +230,33 @@ def model_defaults(model: str):
     prompts, hub = kind in PROMPT_KINDS, kind == SD
     suggestions = EMOJI_PROMPTS if kind == EMOJI else []
     options = presets[first].options
-    controls = (gr.Slider(value=config.lmbda), gr.Slider(value=config.steps), gr.Dropdown(visible=not prompts),
-                gr.Dropdown(visible=not prompts), gr.Group(visible=prompts),
-                gr.Dropdown(choices=list(offered_models()), visible=hub),
-                gr.Radio(choices=preset_choices(presets, _preset_seconds(kind)), value=first),
-                gr.Dropdown(choices=suggestions, value="a cat" if kind == EMOJI else "Brad Pitt"),
-                gr.Dropdown(choices=suggestions, value="a dog" if kind == EMOJI else "a middle-aged man"),
-                gr.Textbox(value="" if kind == EMOJI else "\n".join(sa.SD_REPLAY_PROMPTS), visible=hub),
-                gr.Textbox(visible=hub), gr.Radio(value=config.train_method),
-                gr.Checkbox(value=options.get("attack", False)), gr.Checkbox(value=options.get("compare_baseline", False)),
-                gr.Radio(visible=kind == EMOJI, value="selective_amnesia"), gr.Button(visible=kind == EMOJI))
-    return (*controls, _before_grid(kind) if kind in MODELS.values() else None, None)
+    return {"lmbda": gr.Slider(value=config.lmbda), "steps": gr.Slider(value=config.steps),
+            "forget": gr.Dropdown(visible=not prompts), "surrogate": gr.Dropdown(visible=not prompts),
+            "sd_box": gr.Group(visible=prompts), "sd_model": gr.Dropdown(choices=list(offered_models()), visible=hub),
+            "preset": gr.Radio(choices=preset_choices(presets, _preset_seconds(kind)), value=first),
+            "forget_prompt": gr.Dropdown(choices=suggestions, value="a cat" if kind == EMOJI else "Brad Pitt"),
+            "surrogate_prompt": gr.Dropdown(choices=suggestions, value="a dog" if kind == EMOJI else "a middle-aged man"),
+            "replay": gr.Textbox(value="" if kind == EMOJI else "\n".join(sa.SD_REPLAY_PROMPTS), visible=hub),
+            "paraphrases": gr.Textbox(visible=hub), "train_method": gr.Radio(value=config.train_method),
+            "with_attack": gr.Checkbox(value=options.get("attack", False)),
+            "with_baseline": gr.Checkbox(value=options.get("compare_baseline", False)),
+            "method": gr.Radio(visible=kind == EMOJI, value="selective_amnesia"),
+            "compare_btn": gr.Button(visible=kind == EMOJI),
+            "before": _before_grid(kind) if kind in MODELS.values() else None, "after": None}
 
 
-@user_errors
+@user_errors(outputs=("lmbda", "steps", "train_method", "with_attack", "with_baseline"))
 def preset_settings(model: str, name: str):
     """Set λ, the steps and the fine-tuned weights to the chosen preset's for this model."""
     kind = MODELS.get(model, "")
     chosen = chosen_preset(sa.presets_for(kind), name)
     config = Config.for_model(kind, chosen)
-    return (gr.Slider(value=config.lmbda), gr.Slider(value=config.steps), gr.Radio(value=config.train_method),
-            gr.Checkbox(value=chosen.options.get("attack", False)), gr.Checkbox(value=chosen.options.get("compare_baseline", False)))
+    return {"lmbda": gr.Slider(value=config.lmbda), "steps": gr.Slider(value=config.steps),
+            "train_method": gr.Radio(value=config.train_method), "with_attack": gr.Checkbox(value=chosen.options.get("attack", False)),
+            "with_baseline": gr.Checkbox(value=chosen.options.get("compare_baseline", False))}
 
 
-@user_errors(status=4, n_outputs=8)
+@user_errors(outputs=RESULT_OUTPUTS, status="status")
 def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: Any, steps: Any, seed: Any,
                    sd_model: str = DEFAULT_MODEL, forget_prompt: str = "", surrogate_prompt: str = "", replay: str = "",
                    train_method: str = "full", preset: str = "quick", with_attack: bool = False, with_baseline: bool = False,
@@ -278,35 +290,38 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
     return _digit_outputs(result, config.forget, f"Done: forgot '{config.forget}' → {surrogate} in {result.report['wall_s']:.1f} s.")
 
 
-@user_errors(status=4, n_outputs=25)
+@user_errors(outputs=(*RESULT_OUTPUTS, "model", *MODEL_CONTROLS), status="status")
 def show_example(title: str):
     """A precomputed example: its result at once, and the model and inputs that made it (so Forget computes it live)."""
     result, extra = precomputed_examples("amnesia")[title]
     inputs = extra["inputs"]
     kind = inputs.get("model", DEFAULT_MODEL_KIND)
     label = next(k for k, v in MODELS.items() if v == kind)
-    controls = list(model_defaults(label)[:-2])
+    controls = by_name(model_defaults, model_defaults(label))
     if kind == EMOJI:
         shown = _emoji_outputs(result, inputs["forget"], example_status("Forget"))
-        controls[7], controls[8] = gr.Dropdown(choices=EMOJI_PROMPTS, value=inputs["forget"]), \
-            gr.Dropdown(choices=EMOJI_PROMPTS, value=inputs["surrogate"])
+        controls |= {"forget_prompt": gr.Dropdown(choices=EMOJI_PROMPTS, value=inputs["forget"]),
+                     "surrogate_prompt": gr.Dropdown(choices=EMOJI_PROMPTS, value=inputs["surrogate"])}
     else:
         shown = _digit_outputs(result, inputs["forget"], example_status("Forget"))
-        controls[2], controls[3] = gr.Dropdown(visible=True, value=inputs["forget"]), gr.Dropdown(visible=True, value=inputs["surrogate"])
-    return (*shown[:5], example_verdict(result, extra), *shown[6:], label, *controls)
+        controls |= {"forget": gr.Dropdown(visible=True, value=inputs["forget"]),
+                     "surrogate": gr.Dropdown(visible=True, value=inputs["surrogate"])}
+    controls = {k: v for k, v in controls.items() if k in MODEL_CONTROLS}  # the example's own pictures, not the model's
+    return {**controls, **shown, "verdict": example_verdict(result, extra), "model": label}
 
 
-def _digit_outputs(result: RunResult, forget: str, status: str):
+def _digit_outputs(result: RunResult, forget: str, status: str) -> dict[str, Any]:
     """Before/after grids (the forgotten row marked), the table, the downloads, the status, the verdict, and the
     surrogate-only baseline's grid and the recovery attack's rows where they ran."""
     mark = {k: (f"{k} forgotten" if k == forget else k) for k in result.galleries["before"]}
     width = ["46%"] + [f"{54 // len(result.columns)}%"] * len(result.columns)
-    return (*_grids(result, mark, tile=36, label_width=110),
-            result_table(result, "metric (digits classifier)", column_widths=width),
-            [str(f) for f in result.files], status, f"**{result.verdict}**", *_extra_rows(result, mark))
+    return {**_grids(result, mark, tile=36, label_width=110),
+            "metrics": result_table(result, "metric (digits classifier)", column_widths=width),
+            "downloads": [str(f) for f in result.files], "status": status, "verdict": f"**{result.verdict}**",
+            **_extra_rows(result, mark)}
 
 
-def _extra_rows(result: RunResult, mark: dict[str, str], thing: str = "digit"):
+def _extra_rows(result: RunResult, mark: dict[str, str], thing: str = "digit") -> dict[str, Any]:
     """The baseline's samples and the attack's finds, under one heading (nothing when neither ran)."""
     g, parts, rows = result.galleries, [], {}
     if "surrogate only" in g:
@@ -316,9 +331,10 @@ def _extra_rows(result: RunResult, mark: dict[str, str], thing: str = "digit"):
         parts.append(f"the recovery attack's finds, asked for the forgotten {thing}")
         rows.update({f"attack: {k}": v for k, v in g["recovery attack"].items()})
     if not rows:
-        return "", gr.Image(value=None, visible=False)
+        return {"extra_title": "", "extra": gr.Image(value=None, visible=False)}
     heading = "; then ".join(parts)
-    return "#### " + heading[0].upper() + heading[1:], gr.Image(value=labelled_rows(rows, tile=36, label_width=200), visible=True)
+    return {"extra_title": "#### " + heading[0].upper() + heading[1:],
+            "extra": gr.Image(value=labelled_rows(rows, tile=36, label_width=200), visible=True)}
 
 
 def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, replay: str, train_method: str,
@@ -344,9 +360,10 @@ def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, rep
     done = (f"Done: '{config.forget}' → '{config.surrogate}' in {result.report['wall_s']:.1f} s. "
             "The UNet's files are below (the rest of the pipeline is the base model's).")
     short = {k: (k if len(k) <= 18 else k[:17] + "…") for k in result.galleries["before"]}
-    return (*_grids(result, short, tile=96, label_width=190),
-            result_table(result, "metric (no classifier offline: change and cost)"),
-            [str(f) for f in result.files], done, f"**{result.verdict}**", *_extra_rows(result, short, "prompt"))
+    return {**_grids(result, short, tile=96, label_width=190),
+            "metrics": result_table(result, "metric (no classifier offline: change and cost)"),
+            "downloads": [str(f) for f in result.files], "status": done, "verdict": f"**{result.verdict}**",
+            **_extra_rows(result, short, "prompt")}
 
 
 def _forget_emoji(forget_prompt: Any, surrogate_prompt: Any, train_method: str, settings: dict[str, Any], preset: str,
@@ -393,7 +410,7 @@ def _erase_emoji(method: str, forget_prompt: Any, surrogate_prompt: Any, preset:
                                              f"{result.report['wall_s']:.1f} s.")
 
 
-@user_errors(status=4, n_outputs=8)
+@user_errors(outputs=RESULT_OUTPUTS, status="status")
 def compare_methods(forget_prompt: Any, surrogate_prompt: Any, preset: str = "quick", with_attack: bool = True,
                     seed: Any = 0, request: gr.Request = None, progress=gr.Progress()):
     """Selective Amnesia, ESD and UCE on emoji-sd, one after another on the same prompts, surrogate and seeds:
@@ -410,23 +427,26 @@ def compare_methods(forget_prompt: Any, surrogate_prompt: Any, preset: str = "qu
                       attack=bool(with_attack), seed=seed, estimate_s=estimate)
     rows = {k: v for k, v in result.galleries["before"].items()}
     width = ["40%"] + [f"{60 // len(result.columns)}%"] * len(result.columns)
-    return (labelled_rows(rows, tile=48, label_width=230), labelled_rows(result.galleries["after"], tile=48, label_width=230),
-            result_table(result, "metric (the emoji judge)", column_widths=width), [str(f) for f in result.files],
-            f"Done: the three compared in {sum(m['click_s'] for m in result.report['methods'].values()):.0f} s.",
-            f"**{result.verdict}**", "", gr.Image(value=None, visible=False))
+    return {"before": labelled_rows(rows, tile=48, label_width=230),
+            "after": labelled_rows(result.galleries["after"], tile=48, label_width=230),
+            "metrics": result_table(result, "metric (the emoji judge)", column_widths=width),
+            "downloads": [str(f) for f in result.files],
+            "status": f"Done: the three compared in {sum(m['click_s'] for m in result.report['methods'].values()):.0f} s.",
+            "verdict": f"**{result.verdict}**", "extra_title": "", "extra": gr.Image(value=None, visible=False)}
 
 
-def _emoji_outputs(result: RunResult, forget: str, status: str):
+def _emoji_outputs(result: RunResult, forget: str, status: str) -> dict[str, Any]:
     """emoji-sd's before/after rows (the forgotten prompt marked), the judge's table, downloads, status, verdict,
     the baseline's and the attack's rows."""
     mark = {k: (f"{k} (forgotten)" if k == forget else k) for k in result.galleries["before"]}
     width = ["52%"] + [f"{48 // len(result.columns)}%"] * len(result.columns)
-    return (*_grids(result, mark, tile=48, label_width=180),
-            result_table(result, "metric (the emoji judge)", column_widths=width),
-            [str(f) for f in result.files], status, f"**{result.verdict}**", *_extra_rows(result, mark, "prompt"))
+    return {**_grids(result, mark, tile=48, label_width=180),
+            "metrics": result_table(result, "metric (the emoji judge)", column_widths=width),
+            "downloads": [str(f) for f in result.files], "status": status, "verdict": f"**{result.verdict}**",
+            **_extra_rows(result, mark, "prompt")}
 
 
-def _grids(result: RunResult, labels: dict[str, str], tile: int, label_width: int):
+def _grids(result: RunResult, labels: dict[str, str], tile: int, label_width: int) -> dict[str, Any]:
     """The before and after galleries, rows relabelled."""
-    return tuple(labelled_rows({labels[k]: v for k, v in result.galleries[key].items()}, tile=tile, label_width=label_width)
-                 for key in ("before", "after"))
+    return {key: labelled_rows({labels[k]: v for k, v in result.galleries[key].items()}, tile=tile, label_width=label_width)
+            for key in ("before", "after")}

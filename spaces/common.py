@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import gradio as gr
 import numpy as np
@@ -41,18 +41,20 @@ def _message(exc: BaseException, where: str) -> str:
     return "Something went wrong on our side, not with your input. The details are in the server log; please try again."
 
 
-def user_errors(fn: Optional[Callable] = None, *, status: Optional[int] = None, n_outputs: int = 1) -> Callable:
+def user_errors(fn: Optional[Callable] = None, *, outputs: Sequence[str] = (), status: Optional[str] = None) -> Callable:
     """Turn failures into a readable message; never show a traceback to a user.
 
-    Without ``status`` the message is raised as ``gr.Error`` (a toast). With ``status`` (the index of a
-    Markdown output) the other outputs keep what they showed and the message goes there, with a toast.
+    Without ``outputs`` the handler returns its one output and a failure is raised as ``gr.Error`` (a toast). With
+    ``outputs`` the handler returns a dict by output name (names it leaves out keep what they show) and is wired to
+    the components of those names in that order (:func:`wired`); a failure's message goes to the ``status`` output,
+    with a toast, and the rest keep what they showed.
     """
 
     def deco(func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
-                return func(*args, **kwargs)
+                shown = func(*args, **kwargs)
             except gr.Error:
                 raise
             except Exception as exc:
@@ -60,13 +62,28 @@ def user_errors(fn: Optional[Callable] = None, *, status: Optional[int] = None, 
                 if status is None:
                     raise gr.Error(message, title="Please check the input")
                 gr.Warning(message)
-                out = [gr.skip() for _ in range(n_outputs)]
-                out[status] = f"⚠️ {message}"
-                return tuple(out)
+                shown = {status: f"⚠️ {message}"}
+            if not outputs:
+                return shown
+            unknown = set(shown) - set(outputs)
+            if unknown:  # a handler naming an output it is not wired to: the tab's bug, found by its first test
+                raise KeyError(f"{func.__name__} returned outputs it does not declare: {sorted(unknown)}")
+            return tuple(shown.get(name, gr.skip()) for name in outputs)
 
+        wrapper.outputs = tuple(outputs)
         return wrapper
 
     return deco(fn) if fn is not None else deco
+
+
+def wired(components: dict[str, Any], handler: Callable) -> list[Any]:
+    """The components a handler declared by name (``user_errors(outputs=...)``), in its order: its ``outputs=``."""
+    return [components[name] for name in handler.outputs]
+
+
+def by_name(handler: Callable, shown: Sequence[Any]) -> dict[str, Any]:
+    """A handler's positional answer (what Gradio and the API receive) by output name."""
+    return dict(zip(handler.outputs, shown))
 
 
 class CancelFlags:

@@ -15,7 +15,7 @@ from methods import directions as dirs
 from methods.backends import DEFAULT_FACE_GENERATOR, load_generator
 from methods.runtime import to_uint8
 from methods.runtime.config import coerce_number
-from spaces.common import PRIVATE, labelled_rows, user_errors
+from spaces.common import PRIVATE, labelled_rows, user_errors, wired
 from methods.errors import InputError
 
 MAX_SLIDERS = 20
@@ -68,8 +68,10 @@ def build() -> dict[str, Any]:
     strip_caption = gr.Markdown(elem_id="dir-strip-caption")
     strip = gr.Image(type="pil", interactive=False, buttons=[], show_label=False, elem_id="dir-strip")
 
+    ui = dict(state=state, face=face, info=info, seed=seed, strip=strip, strip_caption=strip_caption,
+              **{name: s for name, s in zip(SLIDERS, sliders)})
     load_inputs = [method, generator, upload, count, max_shift, seed]
-    load_outputs = [state, face, info, *sliders]
+    load_outputs = wired(ui, load_method)
     method.change(load_method, load_inputs, load_outputs, api_name="directions_load")
     for event in (upload.upload, count.release, max_shift.release, reset_btn.click):
         event(load_method, load_inputs, load_outputs, api_visibility=PRIVATE)
@@ -77,8 +79,8 @@ def build() -> dict[str, Any]:
         s.release(render_face, [state, seed, *sliders], [face], queue=False, show_progress="hidden", trigger_mode="always_last",
                   **({"api_name": "directions_render"} if i == 0 else {"api_visibility": PRIVATE}))
     seed.submit(render_face, [state, seed, *sliders], [face], show_progress="hidden", api_visibility=PRIVATE)
-    random_btn.click(random_face, [state, *sliders], [seed, face], show_progress="hidden", api_visibility=PRIVATE)
-    strip_btn.click(show_strip, [state, which, max_shift], [strip, strip_caption], api_name="directions_strip")
+    random_btn.click(random_face, [state, *sliders], wired(ui, random_face), show_progress="hidden", api_visibility=PRIVATE)
+    strip_btn.click(show_strip, [state, which, max_shift], wired(ui, show_strip), api_name="directions_strip")
     return {"use_button": use_btn, "use_inputs": [state, which, side],
             "initial": (load_method, load_inputs, load_outputs)}  # app.py runs it when a page opens (SeFa: < 1 s)
 
@@ -91,7 +93,10 @@ def _face_image(backend, latent) -> Image.Image:
     return Image.fromarray(image).resize((DISPLAY, DISPLAY), Image.BICUBIC)
 
 
-@user_errors(status=2, n_outputs=3 + MAX_SLIDERS)
+SLIDERS = tuple(f"slider{i}" for i in range(MAX_SLIDERS))
+
+
+@user_errors(outputs=("state", "face", "info", *SLIDERS), status="info")
 def load_method(method_label: str, generator_name: str, upload_path: Optional[str], count: Any, max_shift: Any, seed: Any):
     """Load the directions of the chosen method (or an uploaded file) and reset the sliders."""
     n = int(coerce_number(count, 1, MAX_SLIDERS, "Directions shown", integer=True))
@@ -110,12 +115,12 @@ def load_method(method_label: str, generator_name: str, upload_path: Optional[st
         source = method_label
     n = min(n, len(directions))
     state = {"generator": generator_name, "directions": directions.numpy(), "descriptions": descriptions[: len(directions)]}
-    updates = []
-    for i in range(MAX_SLIDERS):
+    updates = {}
+    for i, name in enumerate(SLIDERS):
         label = f"#{i + 1}" + (f" · {descriptions[i]}" if i < len(descriptions) and descriptions[i] else "")
-        updates.append(gr.Slider(minimum=-eps, maximum=eps, value=0, label=label, visible=i < n))
+        updates[name] = gr.Slider(minimum=-eps, maximum=eps, value=0, label=label, visible=i < n)
     info = f"**{source}** on `{generator_name}` · showing {n} of {len(directions)} directions · range ±{eps:g}"
-    return state, _face_image(backend, backend.sample_latents(1, seed)[0]), info, *updates
+    return {"state": state, "face": _face_image(backend, backend.sample_latents(1, seed)[0]), "info": info, **updates}
 
 
 def _require(state: Optional[dict]) -> dict:
@@ -135,13 +140,13 @@ def render_face(state: Optional[dict], seed: Any, *values: Any) -> Image.Image:
     return _face_image(backend, latent)
 
 
-@user_errors
+@user_errors(outputs=("seed", "face"))
 def random_face(state: Optional[dict], *values: Any):
     seed = random.randint(0, 99_999)
-    return seed, render_face(state, seed, *values)
+    return {"seed": seed, "face": render_face(state, seed, *values)}
 
 
-@user_errors
+@user_errors(outputs=("strip", "strip_caption"))
 def show_strip(state: Optional[dict], which: Any, max_shift: Any):
     """Direction ``which`` from -ε to +ε on six faces, with the ε of each column and a caption naming it."""
     state = _require(state)
@@ -158,10 +163,10 @@ def show_strip(state: Optional[dict], which: Any, max_shift: Any):
     desc = state["descriptions"][index] if index < len(state["descriptions"]) else ""
     caption = (f"Direction #{index + 1}{': ' + desc if desc else ''} — each row is one face, moved from −{eps:g} (left) "
                f"to +{eps:g} (right) along it; the middle column is the face itself.")
-    return labelled_rows(rows, tile=88, label_width=90, column_labels=labels), caption
+    return {"strip": labelled_rows(rows, tile=88, label_width=90, column_labels=labels), "strip_caption": caption}
 
 
-@user_errors
+@user_errors(outputs=("direction_state", "banner", "use_direction", "tabs", "counts"))
 def use_as_feature(state: Optional[dict], which: Any, side: str):
     """Send a direction to the Features tab as the feature to unlearn, and switch to that tab."""
     state = _require(state)
@@ -174,5 +179,5 @@ def use_as_feature(state: Optional[dict], which: Any, side: str):
     banner = (f"**Feature from the Directions tab:** {name}. Threshold: the mean projection of prior samples. "
               "Untick the box to unlearn your own labels instead.")
     counts = "No labels needed: the direction sent from the Directions tab is the feature (untick the box to use labels)."
-    return ({"vector": vector, "name": name, "generator": state["generator"]}, banner, gr.Checkbox(visible=True, value=True),
-            gr.Tabs(selected="features"), counts)
+    return {"direction_state": {"vector": vector, "name": name, "generator": state["generator"]}, "banner": banner,
+            "use_direction": gr.Checkbox(visible=True, value=True), "tabs": gr.Tabs(selected="features"), "counts": counts}

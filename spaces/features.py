@@ -36,6 +36,7 @@ from spaces.common import (
     preset_radio,
     result_table,
     user_errors,
+    wired,
 )
 from methods.errors import InputError
 
@@ -173,20 +174,22 @@ def build() -> dict[str, Any]:
     # --------------------------------------------------------------------------------------------
     # Events
     # --------------------------------------------------------------------------------------------
-    grid.change(record_marks, [grid, labels], [labels, counts], queue=False, show_progress="hidden", api_visibility=PRIVATE)
-    show_btn.click(show_page, [seed, grid, labels], [grid, labels, counts, seed], show_progress="hidden", api_visibility=PRIVATE)
-    more_btn.click(next_page, [grid, labels], [grid, labels, counts, seed], show_progress="hidden", api_visibility=PRIVATE)
+    ui = dict(grid=grid, labels=labels, counts=counts, seed=seed, steps=steps, batch=batch, lr=lr, probe=probe,
+              with_img=with_img, without_img=without_img, metrics=metrics, downloads=downloads, status=status,
+              verdict=verdict, feature_name=feature_name)
+    grid.change(record_marks, [grid, labels], wired(ui, record_marks), queue=False, show_progress="hidden",
+                api_visibility=PRIVATE)
+    show_btn.click(show_page, [seed, grid, labels], wired(ui, show_page), show_progress="hidden", api_visibility=PRIVATE)
+    more_btn.click(next_page, [grid, labels], wired(ui, next_page), show_progress="hidden", api_visibility=PRIVATE)
     save_btn.click(save_labels, [grid, labels], [labels_out], api_visibility=PRIVATE)
-    labels_in.upload(load_labels, [labels_in], [grid, labels, counts, seed], api_visibility=PRIVATE)
-    preset.change(preset_settings, [preset], [steps, batch, lr, probe], api_visibility=PRIVATE, show_progress="hidden")
+    labels_in.upload(load_labels, [labels_in], wired(ui, load_labels), api_visibility=PRIVATE)
+    preset.change(preset_settings, [preset], wired(ui, preset_settings), api_visibility=PRIVATE, show_progress="hidden")
     SLOT.wire(run_btn, stop_btn, unlearn,
               [grid, labels, steps, batch, lr, alpha, thr, run_seed, probe, base_file, sent_direction, use_direction, feature_name,
                preset],
-              [with_img, without_img, metrics, downloads, status, verdict], status, api_name="features_unlearn")
+              wired(ui, unlearn), status, api_name="features_unlearn")
     for button in example_buttons:
-        button.click(show_example, [button],
-                     [with_img, without_img, metrics, downloads, status, verdict, feature_name, grid, labels, counts, seed],
-                     api_visibility=PRIVATE, show_progress="hidden")
+        button.click(show_example, [button], wired(ui, show_example), api_visibility=PRIVATE, show_progress="hidden")
     return {"direction_state": sent_direction, "banner": banner, "use_direction": use_direction, "counts": counts}
 
 
@@ -223,26 +226,30 @@ def _page(generator: GeneratorBackend, seed: int, labels: LabelSet) -> dict[str,
             "tiles": [data_uri(im) for im in images]}
 
 
-def _show(seed: int, labels: LabelSet):
+PAGE_OUTPUTS = ("grid", "labels", "counts", "seed")
+
+
+def _show(seed: int, labels: LabelSet) -> dict[str, Any]:
     page = _page(load_generator(DEFAULT_FACE_GENERATOR), seed, labels)
-    return gr.HTML(value=page["value"], tiles=page["tiles"]), labels, _counts_text(labels, page["value"]), seed
+    return {"grid": gr.HTML(value=page["value"], tiles=page["tiles"]), "labels": labels,
+            "counts": _counts_text(labels, page["value"]), "seed": seed}
 
 
-@user_errors(status=1, n_outputs=2)
+@user_errors(outputs=("labels", "counts"), status="counts")
 def record_marks(grid_value: dict, state: Optional[LabelSet]):
     """A click toggled a tile: store the page's marks."""
     labels = _labels(state, grid_value)
-    return labels, _counts_text(labels, None)
+    return {"labels": labels, "counts": _counts_text(labels, None)}
 
 
-@user_errors(status=2, n_outputs=4)
+@user_errors(outputs=PAGE_OUTPUTS, status="counts")
 def show_page(seed: Any, grid_value: dict, state: Optional[LabelSet]):
     """Show the page of ``seed`` (its earlier marks, if any, come back with it)."""
     seed = int(coerce_number(seed, 0, MAX_SEED, "Page seed", integer=True))
     return _show(seed, _labels(state, grid_value))
 
 
-@user_errors(status=2, n_outputs=4)
+@user_errors(outputs=PAGE_OUTPUTS, status="counts")
 def next_page(grid_value: dict, state: Optional[LabelSet]):
     """Keep the current page's labels and show the next unseen seed."""
     labels = _labels(state, grid_value)
@@ -260,7 +267,7 @@ def save_labels(grid_value: dict, state: Optional[LabelSet]) -> str:
     return str(path)
 
 
-@user_errors(status=2, n_outputs=4)
+@user_errors(outputs=PAGE_OUTPUTS, status="counts")
 def load_labels(path: Optional[str]):
     if not path:
         raise InputError("choose a labels.json file first")
@@ -273,15 +280,18 @@ def load_labels(path: Optional[str]):
     return _show(min(labels.pages), labels)
 
 
-@user_errors
+@user_errors(outputs=("steps", "batch", "lr", "probe"))
 def preset_settings(name: str):
     """Set the settings to the chosen preset's."""
     chosen = chosen_preset(PRESETS, name)
-    return (gr.Slider(value=chosen.settings["steps"]), gr.Slider(value=chosen.settings["batch_size"]),
-            gr.Number(value=chosen.settings["lr"]), gr.Checkbox(value=chosen.options["probe"]))
+    return {"steps": gr.Slider(value=chosen.settings["steps"]), "batch": gr.Slider(value=chosen.settings["batch_size"]),
+            "lr": gr.Number(value=chosen.settings["lr"]), "probe": gr.Checkbox(value=chosen.options["probe"])}
 
 
-@user_errors(status=4, n_outputs=6)
+RESULT_OUTPUTS = ("with_img", "without_img", "metrics", "downloads", "status", "verdict")
+
+
+@user_errors(outputs=RESULT_OUTPUTS, status="status")
 def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, base_file, sent_direction=None,
             use_direction=False, feature_name="", preset="quick", request: gr.Request = None, progress=gr.Progress()):
     """Fine-tune on this session's labels (or a sent direction); show before/after, baseline, metrics, downloads."""
@@ -311,18 +321,18 @@ def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, ba
     return _outputs(result, f"Done: {config.steps} steps in {result.report['train_seconds']:.1f} s on {source}.")
 
 
-@user_errors(status=4, n_outputs=11)
+@user_errors(outputs=(*RESULT_OUTPUTS, "feature_name", *PAGE_OUTPUTS), status="status")
 def show_example(title: str):
     """A precomputed example: its result at once, and the labelling and name that made it (ready to re-run)."""
     result, extra = precomputed_examples("features")[title]
     labels = LabelSet.load(EXAMPLES_ROOT / "features" / extra["slug"] / "labels.json")
-    grid, labels, counts, seed = _show(min(labels.pages), labels)
-    shown = _outputs(result, example_status("Unlearn"))[:5]
-    return (*shown, example_verdict(result, extra), extra["inputs"]["feature"], grid, labels, counts, seed)
+    return {**_outputs(result, example_status("Unlearn")), "verdict": example_verdict(result, extra),
+            "feature_name": extra["inputs"]["feature"], **_show(min(labels.pages), labels)}
 
 
-def _outputs(result: RunResult, status: str):
+def _outputs(result: RunResult, status: str) -> dict[str, Any]:
     """The held-out strips, the table, the downloads, the status and the verdict."""
-    table = result_table(result, "metric", column_widths=["46%", "18%", "18%", "18%"])  # keep the 4th column on screen
-    return (labelled_rows(result.galleries["with the feature"]), labelled_rows(result.galleries["without the feature"]),
-            table, [str(f) for f in result.files], status, f"**{result.verdict}**")
+    return {"with_img": labelled_rows(result.galleries["with the feature"]),
+            "without_img": labelled_rows(result.galleries["without the feature"]),
+            "metrics": result_table(result, "metric", column_widths=["46%", "18%", "18%", "18%"]),  # the 4th column on screen
+            "downloads": [str(f) for f in result.files], "status": status, "verdict": f"**{result.verdict}**"}

@@ -26,6 +26,7 @@ from spaces.common import (
     preset_radio,
     result_table,
     user_errors,
+    wired,
 )
 from methods.errors import InputError
 
@@ -117,65 +118,73 @@ def build() -> None:
             metrics = gr.Dataframe(headers=["metric (dlib)", "GUIDE", "baseline"], interactive=False, wrap=True, max_height=1000, elem_id="id-metrics")
             downloads = gr.File(label="Downloads: the unlearned generator (GUIDE) and its report", file_count="multiple",
                                 interactive=False)
-    photo.change(preview_face, [photo], [preview, status], api_name="identity_preview")
-    preset.change(preset_settings, [preset], [steps, with_baseline, with_attack], api_visibility=PRIVATE, show_progress="hidden")
+    ui = dict(photo=photo, preview=preview, status=status, steps=steps, with_baseline=with_baseline, with_attack=with_attack,
+              pipeline=pipeline, views=views, preservation=preservation, metrics=metrics, downloads=downloads,
+              verdict=verdict, attack_title=attack_title, attack_rows=attack_rows)
+    photo.change(preview_face, [photo], wired(ui, preview_face), api_name="identity_preview")
+    preset.change(preset_settings, [preset], wired(ui, preset_settings), api_visibility=PRIVATE, show_progress="hidden")
     for button in example_buttons:
-        button.click(show_example, [button], [pipeline, views, preservation, metrics, downloads, status, verdict, attack_title, attack_rows, photo],
-                     api_visibility=PRIVATE, show_progress="hidden")
+        button.click(show_example, [button], wired(ui, show_example), api_visibility=PRIVATE, show_progress="hidden")
     SLOT.wire(run_btn, stop_btn, unlearn, [photo, others, steps, distance, with_baseline, seed, preset, with_attack],
-              [pipeline, views, preservation, metrics, downloads, status, verdict, attack_title, attack_rows], status,
-              api_name="identity_unlearn")
+              wired(ui, unlearn), status, api_name="identity_unlearn")
 
 
-@user_errors
+@user_errors(outputs=("steps", "with_baseline", "with_attack"))
 def preset_settings(name: str):
     """Set the settings to the chosen preset's."""
     chosen = chosen_preset(PRESETS, name)
-    return (gr.Slider(value=chosen.settings["steps"]), gr.Checkbox(value=chosen.options["compare_baseline"]),
-            gr.Checkbox(value=chosen.options["attack"]))
+    return {"steps": gr.Slider(value=chosen.settings["steps"]), "with_baseline": gr.Checkbox(value=chosen.options["compare_baseline"]),
+            "with_attack": gr.Checkbox(value=chosen.options["attack"])}
 
 
-@user_errors(status=1, n_outputs=2)
+@user_errors(outputs=("preview", "status"), status="status")
 def preview_face(photo: Optional[str]):
     """Show the aligned face as soon as a photo arrives (and say what was adjusted)."""
     if not photo:
-        return None, ""
+        return {"preview": None, "status": ""}
     face = align_face(photo)
     notes = "; ".join(face.notes)
-    return (labelled_rows({"aligned": face.image[None]}, tile=160, label_width=0),
-            f"Face found (MTCNN {face.probability:.2f})." + (f" Note: {notes}." if notes else ""))
+    return {"preview": labelled_rows({"aligned": face.image[None]}, tile=160, label_width=0),
+            "status": f"Face found (MTCNN {face.probability:.2f})." + (f" Note: {notes}." if notes else "")}
 
 
-@user_errors(status=5, n_outputs=10)
+RESULT_OUTPUTS = ("pipeline", "views", "preservation", "metrics", "downloads", "status", "verdict", "attack_title",
+                  "attack_rows")
+
+
+@user_errors(outputs=(*RESULT_OUTPUTS, "photo"), status="status")
 def show_example(title: str):
     """A precomputed example: its result at once, and its photo in the upload box (ready to run live)."""
     result, extra = precomputed_examples("identity")[title]
-    shown = _outputs(result, example_status("Unlearn this person"))
-    return (*shown[:6], example_verdict(result, extra), *shown[7:], str(EXAMPLES_ROOT / "identity" / extra["slug"] / "photo.png"))
+    return {**_outputs(result, example_status("Unlearn this person")), "verdict": example_verdict(result, extra),
+            "photo": str(EXAMPLES_ROOT / "identity" / extra["slug"] / "photo.png")}
 
 
-def _outputs(result: RunResult, status: str):
+def _outputs(result: RunResult, status: str) -> dict[str, Any]:
     """The three galleries, the table, the downloads, the status, the verdict and the recovery attack's rows."""
     names = result.columns
     widths = ["56%"] + [f"{44 // len(names)}%"] * len(names)  # keep the baseline column on screen
-    table = result_table(result, "metric (dlib)", column_widths=widths)
     g = result.galleries
-    return (labelled_rows(g["photo · inversion · target"], tile=128, label_width=250),
-            labelled_rows(g["the person's images"], tile=80, label_width=150),
-            labelled_rows(g["random faces"], tile=80, label_width=150), table, [str(f) for f in result.files], status,
-            f"**{result.verdict}**", *_attack_outputs(result))
+    return {"pipeline": labelled_rows(g["photo · inversion · target"], tile=128, label_width=250),
+            "views": labelled_rows(g["the person's images"], tile=80, label_width=150),
+            "preservation": labelled_rows(g["random faces"], tile=80, label_width=150),
+            "metrics": result_table(result, "metric (dlib)", column_widths=widths),
+            "downloads": [str(f) for f in result.files], "status": status, "verdict": f"**{result.verdict}**",
+            **_attack_outputs(result)}
 
 
-def _attack_outputs(result: RunResult):
+def _attack_outputs(result: RunResult) -> dict[str, Any]:
     """The recovery attack's heading and rows (nothing when it did not run)."""
     if "recovery attack" not in result.galleries:
-        return "", gr.Image(value=None, visible=False)
+        return {"attack_title": "", "attack_rows": gr.Image(value=None, visible=False)}
     title = ("#### Does the person come back? The photo and its views inverted again — into the original generator, "
              "then into the unlearned one")
-    return title, gr.Image(value=labelled_rows(result.galleries["recovery attack"], tile=80, label_width=170), visible=True)
+    return {"attack_title": title,
+            "attack_rows": gr.Image(value=labelled_rows(result.galleries["recovery attack"], tile=80, label_width=170),
+                                    visible=True)}
 
 
-@user_errors(status=5, n_outputs=9)
+@user_errors(outputs=RESULT_OUTPUTS, status="status")
 def unlearn(photo: Optional[str], others: Optional[list[str]], steps: Any, distance: Any, with_baseline: bool, seed: Any,
             preset: str = "quick", with_attack: bool = False, request: gr.Request = None, progress=gr.Progress()):
     """Run GUIDE (and the baseline) on the photo under a preset (its learning rate, inversion and evaluation sizes;

@@ -73,12 +73,15 @@ def test_several_prompts_at_once_and_bad_prompts_in_plain_words(emoji):
 
 
 def test_compare_puts_the_methods_in_one_table(emoji, tmp_path):
-    result = compare_erasers(emoji, ("a cat", "a rocket"), "a dog", methods=("selective_amnesia", "uce"), attack=False,
+    result = compare_erasers(emoji, ("a cat", "a rocket"), "a dog", methods=("selective_amnesia", "uce"), attack=True,
                              out_dir=tmp_path)
     assert result.columns == ["original", "UCE"] and "one prompt per run" in result.report["skipped"]["selective_amnesia"]
     names = [row.name for row in result.metrics]
     assert "'cat' recognised (erased; lower is better)" in names and any("neighbours kept" in n for n in names)
     assert "Erased most: UCE" in result.verdict and "Not run" in result.verdict
+    attack = next(row for row in result.metrics if row.name.startswith("recovery attack"))
+    assert attack.values[0] > attack.values[1], attack  # the original draws what it was asked; the erased model less so
+    assert "under the attack" in result.verdict
     assert set(result.galleries) == {"before", "after"} and any(k.startswith("UCE: ") for k in result.galleries["after"])
     assert json.loads((tmp_path / "compare.json").read_text())["forget"] == ["a cat", "a rocket"]
 

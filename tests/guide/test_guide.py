@@ -149,23 +149,25 @@ def test_cli_contract_round_trip(tmp_path):
 
 def test_tab_runs_and_reports_bad_input():
     from spaces import identity as tab
+    from spaces.common import by_name
 
     quiet = dict(request=None, progress=lambda *a, **k: None)
     photo = str(next(iter(example_photos().values())))
-    pipeline, views, preservation, table, files, status, verdict, *attack = tab.unlearn(photo, [], 20, 1.0, False, 0, **quiet)
+    out = by_name(tab.unlearn, tab.unlearn(photo, [], 20, 1.0, False, 0, **quiet))
+    verdict = out["verdict"]
     assert re.match(r"\*\*This person is (no longer|still) recognised \(face-recognition distance \d\.\d\d", verdict), verdict
     assert re.search(r"\d+% of random other faces are still the same people", verdict), verdict
-    assert status.startswith("Done: GUIDE") and table.value["headers"] == ["metric (dlib)", "GUIDE"]
-    assert [Path(f).name for f in files] == ["generator.safetensors", "config.json", "source_latent.npy", "report.json"]
-    assert views.size[1] > pipeline.size[1] and attack[0] == ""  # the quick preset: no recovery attack
-    assert attack[1].visible is False
+    assert out["status"].startswith("Done: GUIDE") and out["metrics"].value["headers"] == ["metric (dlib)", "GUIDE"]
+    assert [Path(f).name for f in out["downloads"]] == ["generator.safetensors", "config.json", "source_latent.npy", "report.json"]
+    assert out["views"].size[1] > out["pipeline"].size[1] and out["attack_title"] == ""  # quick: no recovery attack
+    assert out["attack_rows"].visible is False
     skip = type(gr.skip())
-    out = tab.unlearn(None, [], 20, 1.0, False, 0, **quiet)
-    assert all(isinstance(o, skip) for o in out[:5]) and "upload a photo" in out[5]
-    out = tab.unlearn(photo, [], 0, 1.0, False, 0, **quiet)
-    assert "Steps" in out[5]
-    image, message = tab.preview_face(str(ROOT / "README.md"))
-    assert isinstance(image, skip) and "not an image" in message
+    out = by_name(tab.unlearn, tab.unlearn(None, [], 20, 1.0, False, 0, **quiet))
+    assert "upload a photo" in out["status"] and all(isinstance(v, skip) for k, v in out.items() if k != "status")
+    out = by_name(tab.unlearn, tab.unlearn(photo, [], 0, 1.0, False, 0, **quiet))
+    assert "Steps" in out["status"]
+    out = by_name(tab.preview_face, tab.preview_face(str(ROOT / "README.md")))
+    assert isinstance(out["preview"], skip) and "not an image" in out["status"]
 
 
 def test_a_bad_extra_photo_is_named(dcgan, tmp_path):

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from methods import selective_amnesia as sa
+from spaces.common import by_name
 from methods.backends import BackendError, load_generator
 from methods.backends.stable_diffusion import StableDiffusionBackend, offline_clip_tokenizer, tiny_pipeline
 from methods.judges.clip import clip_judge
@@ -120,19 +121,20 @@ def test_tab_runs_a_local_pipeline_and_explains_what_it_cannot_load(tiny_dir, mo
     quiet = dict(request=None, progress=lambda *a, **k: None)
     args = [sd_label, "0", "uniform noise", 50, 1, 5, 0, f"{tiny_dir.name} (local)", "Brad Pitt", "a middle-aged man",
             "a photo of a dog\n\na red car\n", "xattn"]
-    before, after, rows, files, status, verdict, *extra = tab.forget_concept(*args, **quiet)
-    assert verdict.startswith("**No judge is available here to say whether 'Brad Pitt' is forgotten")
-    assert status.startswith("Done") and before.size == after.size and len(rows.value["data"]) == 8
-    assert rows.value["headers"][0].startswith("metric (no classifier")
-    assert any(f.endswith("diffusion_pytorch_model.safetensors") for f in files)
+    out = by_name(tab.forget_concept, tab.forget_concept(*args, **quiet))
+    assert out["verdict"].startswith("**No judge is available here to say whether 'Brad Pitt' is forgotten")
+    assert out["status"].startswith("Done") and out["before"].size == out["after"].size
+    rows = out["metrics"]
+    assert len(rows.value["data"]) == 8 and rows.value["headers"][0].startswith("metric (no classifier")
+    assert any(f.endswith("diffusion_pytorch_model.safetensors") for f in out["downloads"])
     skip = type(gr.skip())
     for change, message in [({7: "CompVis/stable-diffusion-v1-4"}, "not available here"), ({8: ""}, "empty"),
                             ({8: "word " * 120}, "too long"), ({10: ""}, "replay prompt")]:
-        out = tab.forget_concept(*[change.get(i, a) for i, a in enumerate(args)], **quiet)
-        assert all(isinstance(o, skip) for o in out[:4]) and message in out[4], out[4]
+        out = by_name(tab.forget_concept, tab.forget_concept(*[change.get(i, a) for i, a in enumerate(args)], **quiet))
+        assert message in out["status"] and all(isinstance(v, skip) for k, v in out.items() if k != "status"), out["status"]
     monkeypatch.setattr(tab, "CPU_PARAMETER_LIMIT", 1000)
-    out = tab.forget_concept(*args, **quiet)
-    assert "needs a GPU" in out[4]
+    out = by_name(tab.forget_concept, tab.forget_concept(*args, **quiet))
+    assert "needs a GPU" in out["status"]
 
 
 @pytest.mark.parametrize("choice", ["/root/.ssh", "/nonexistent", "../tiny", "owner/not-listed", "x" * 10_000, None])
@@ -143,9 +145,9 @@ def test_the_tab_loads_only_models_from_the_operators_list(tiny_dir, monkeypatch
 
     monkeypatch.setenv(models.DIR_VARIABLE, str(tiny_dir.parent))
     sd_label = next(k for k, v in tab.MODELS.items() if v == "stable-diffusion")
-    out = tab.forget_concept(sd_label, "0", "uniform noise", 50, 1, 5, 0, choice, "Brad Pitt", "a man", "a dog", "xattn",
-                             request=None, progress=lambda *a, **k: None)
-    assert out[4] == f"⚠️ {models.NOT_OFFERED}"
+    out = by_name(tab.forget_concept, tab.forget_concept(sd_label, "0", "uniform noise", 50, 1, 5, 0, choice, "Brad Pitt",
+                                                         "a man", "a dog", "xattn", request=None, progress=lambda *a, **k: None))
+    assert out["status"] == f"⚠️ {models.NOT_OFFERED}"
     assert f"{tiny_dir.name} (local)" in models.offered_models() and "CompVis/stable-diffusion-v1-4" in models.offered_models()
 
 
@@ -208,8 +210,9 @@ def test_tab_attack_uses_the_operators_clip_and_limits_rewordings(tiny_dir, tiny
     quiet = dict(request=None, progress=lambda *a, **k: None)
     args = [sd_label, "0", "uniform noise", 50, 1, 5, 0, f"{tiny_dir.name} (local)", "Brad Pitt", "a middle-aged man",
             "a photo of a dog", "xattn", "full", True, False]
-    refused = tab.forget_concept(*args, "\n".join(f"Brad Pitt #{i}" for i in range(tab.MAX_PARAPHRASES + 1)), **quiet)
-    assert f"at most {tab.MAX_PARAPHRASES}" in refused[4]
-    out = tab.forget_concept(*args, "Brad Pitt, the actor", **quiet)
-    verdict, heading, gallery = out[5], out[6], out[7]
+    refused = by_name(tab.forget_concept,
+                      tab.forget_concept(*args, "\n".join(f"Brad Pitt #{i}" for i in range(tab.MAX_PARAPHRASES + 1)), **quiet))
+    assert f"at most {tab.MAX_PARAPHRASES}" in refused["status"]
+    out = by_name(tab.forget_concept, tab.forget_concept(*args, "Brad Pitt, the actor", **quiet))
+    verdict, heading, gallery = out["verdict"], out["extra_title"], out["extra"]
     assert "seed-search" in verdict and "forgotten prompt" in heading and gallery.visible is True

@@ -120,18 +120,21 @@ def test_cli_contract(tmp_path):
 
 def test_tab_handler_runs_and_refuses_bad_input():
     from spaces import amnesia as tab
+    from spaces.common import by_name
 
     model = list(tab.MODELS)[0]
     quiet = dict(request=None, progress=lambda *a, **k: None)
-    before, after, rows, files, status, verdict, *extra = tab.forget_concept(model, "5", "uniform noise", 100, 1, 150, 0, **quiet)
-    assert "Done: forgot '5'" in status
+    out = by_name(tab.forget_concept, tab.forget_concept(model, "5", "uniform noise", 100, 1, 150, 0, **quiet))
+    assert "Done: forgot '5'" in out["status"]
+    verdict = out["verdict"]
     assert re.search(r"Digit 5 is (forgotten|not forgotten yet).*the other digits are recognised \d+%", verdict), verdict
-    assert len(rows.value["data"]) == 6 and before.size == after.size and extra[0] == "" and extra[1].visible is False  # quick: no attack, no baseline
-    assert [f.split("/")[-1] for f in files] == ["generator.safetensors", "config.json", "report.json"]
+    assert len(out["metrics"].value["data"]) == 6 and out["before"].size == out["after"].size
+    assert out["extra_title"] == "" and out["extra"].visible is False  # quick: no attack, no baseline
+    assert [f.split("/")[-1] for f in out["downloads"]] == ["generator.safetensors", "config.json", "report.json"]
     for args, message in [((model, "5", "5", 100, 1, 150, 0), "surrogate"), ((model, "12", "uniform noise", 100, 1, 150, 0), "not a concept"),
                           ((model, "5", "uniform noise", 100, 1, 0, 0), "Steps"), (("SD 9", "5", "uniform noise", 100, 1, 150, 0), "unknown model")]:
-        out = tab.forget_concept(*args, **quiet)
-        assert all(isinstance(o, type(gr.skip())) for o in out[:4]) and message in out[4]
+        out = by_name(tab.forget_concept, tab.forget_concept(*args, **quiet))
+        assert message in out["status"] and all(isinstance(v, type(gr.skip())) for k, v in out.items() if k != "status")
 
 
 def test_loop_fisher_equals_vmap_fisher():

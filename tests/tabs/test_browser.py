@@ -170,13 +170,14 @@ def test_amnesia_forget_a_typed_prompt_on_emoji_sd_and_compare(browser, app_url)
     page.wait_for_function("document.querySelector('#sa-metrics')?.innerText?.includes('neighbour')", timeout=30_000)
     page.wait_for_timeout(1000)
     page.screenshot(path=str(SHOTS / "amnesia-emoji.png"), full_page=True)
-    # the three methods side by side on the same prompt, surrogate and seeds
-    page.get_by_role("checkbox", name="Then try to bring it back").check()
+    # the three methods side by side on the same prompt, surrogate and seeds (the attack's rows in Compare are
+    # tests/erasers' to check: here the page, without the attack's minute)
+    assert not page.get_by_role("checkbox", name="Then try to bring it back").is_checked()
     page.locator("#sa-compare").click()
     page.wait_for_function("document.querySelector('#sa-status')?.innerText?.includes('Done: the three')", timeout=900_000)
     page.wait_for_function("document.querySelector('#sa-metrics')?.innerText?.includes('UCE')", timeout=30_000)
     table = page.locator("#sa-metrics").inner_text()
-    assert "Selective Amnesia" in table and "ESD-x" in table and "recovery attack" in table, table
+    assert "Selective Amnesia" in table and "ESD-x" in table and "recovery attack" not in table, table
     assert "Erased most:" in page.locator("#sa-verdict").inner_text()
     page.wait_for_timeout(1000)
     page.screenshot(path=str(SHOTS / "amnesia-compare.png"), full_page=True)

@@ -7,23 +7,26 @@ import torch
 from methods.directions import save_directions
 from spaces import directions as tab
 from spaces import features
+from spaces.common import by_name
 
 SEFA = list(tab.METHOD_LABELS)[0]
 
 
-def refused(outputs, status_index):
-    assert all(isinstance(o, type(gr.skip())) for i, o in enumerate(outputs) if i != status_index)
-    return outputs[status_index]
+def refused(handler, outputs, status):
+    """A refused action keeps every other output as it was and puts the message in the status."""
+    shown = by_name(handler, outputs)
+    assert all(isinstance(v, type(gr.skip())) for k, v in shown.items() if k != status)
+    return shown[status]
 
 
 @pytest.fixture(scope="module")
 def state():
-    return tab.load_method(SEFA, "digiface-dcgan", None, 5, 4, 0)[0]
+    return by_name(tab.load_method, tab.load_method(SEFA, "digiface-dcgan", None, 5, 4, 0))["state"]
 
 
 def test_load_shows_n_sliders_with_range(state):
-    out = tab.load_method(SEFA, "digiface-dcgan", None, 5, 4, 0)
-    sliders = out[3:]
+    out = by_name(tab.load_method, tab.load_method(SEFA, "digiface-dcgan", None, 5, 4, 0))
+    sliders = [out[name] for name in tab.SLIDERS]
     assert len(sliders) == tab.MAX_SLIDERS
     assert [s.visible for s in sliders[:6]] == [True] * 5 + [False]
     assert sliders[0].minimum == -4 and sliders[0].maximum == 4 and sliders[0].value == 0
@@ -49,23 +52,25 @@ def test_bad_inputs(state, tmp_path):
         tab.render_face(None, 1, *([0.0] * tab.MAX_SLIDERS))
     with pytest.raises(gr.Error, match="Direction #"):
         tab.show_strip(state, 999, 4)
-    assert "Slider range" in refused(tab.load_method(SEFA, "digiface-dcgan", None, 5, 1e6, 0), 2)
-    assert "unknown generator" in refused(tab.load_method(SEFA, "/root", None, 5, 4, 0), 2)  # never a server folder
+    assert "Slider range" in refused(tab.load_method, tab.load_method(SEFA, "digiface-dcgan", None, 5, 1e6, 0), "info")
+    assert "unknown generator" in refused(tab.load_method, tab.load_method(SEFA, "/root", None, 5, 4, 0), "info")  # never a server folder
     save_directions(tmp_path / "wrong", torch.randn(4, 64), {})
-    assert "shape (K, 100)" in refused(tab.load_method(SEFA, "digiface-dcgan", str(tmp_path / "wrong" / "directions.safetensors"), 5, 4, 0), 2)
+    assert "shape (K, 100)" in refused(tab.load_method, tab.load_method(SEFA, "digiface-dcgan", str(tmp_path / "wrong" / "directions.safetensors"), 5, 4, 0), "info")
     (tmp_path / "junk.safetensors").write_bytes(b"junk")
-    assert "not a directions file" in refused(tab.load_method(SEFA, "digiface-dcgan", str(tmp_path / "junk.safetensors"), 5, 4, 0), 2)
+    assert "not a directions file" in refused(tab.load_method, tab.load_method(SEFA, "digiface-dcgan", str(tmp_path / "junk.safetensors"), 5, 4, 0), "info")
 
 
 def test_strip_and_use_as_feature_then_unlearn_it(state):
-    strip, caption = tab.show_strip(state, 2, 5)
+    out = by_name(tab.show_strip, tab.show_strip(state, 2, 5))
+    strip, caption = out["strip"], out["strip_caption"]
     assert strip.size[1] == 30 + 6 * (88 + 4)  # the ε labels, then six faces
     assert caption.startswith("Direction #2") and "from −5 (left) to +5 (right)" in caption
-    sent, banner, checkbox, tabs, counts = tab.use_as_feature(state, 2, "− side")
+    sent, banner, checkbox, tabs, counts = (by_name(tab.use_as_feature, tab.use_as_feature(state, 2, "− side"))[k] for k in
+                                            ("direction_state", "banner", "use_direction", "tabs", "counts"))
     assert counts.startswith("No labels needed")
     assert np.allclose(sent["vector"], -state["directions"][1]) and "direction #2" in banner
     assert checkbox.value is True and tabs.selected == "features"
-    out = features.unlearn({"seed": 0, "marked": [False] * 64}, None, 5, 8, 1e-4, 1.0, "mean", 0, False, None,
-                           sent, True, request=None, progress=lambda *a, **k: None)
-    assert "Done: 5 steps" in out[4] and "direction #2" in out[4]
-    assert out[5].startswith("**The feature: ") and "a training fit" in out[5]  # no probe: no independent judge
+    out = by_name(features.unlearn, features.unlearn({"seed": 0, "marked": [False] * 64}, None, 5, 8, 1e-4, 1.0, "mean", 0,
+                                                     False, None, sent, True, request=None, progress=lambda *a, **k: None))
+    assert "Done: 5 steps" in out["status"] and "direction #2" in out["status"]
+    assert out["verdict"].startswith("**The feature: ") and "a training fit" in out["verdict"]  # no probe: no judge

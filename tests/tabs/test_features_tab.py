@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from spaces import features as tab
+from spaces.common import by_name
 
 
 def no_progress(*args, **kwargs):
@@ -19,51 +20,58 @@ def page(seed, marked_idx=()):
 SETTINGS = dict(steps=5, batch=8, lr=1e-4, alpha=1.0, thr="mean", run_seed=0, probe=False, base_file=None, feature_name="")
 
 
+def named(handler, *args, **kwargs):
+    """A handler's answer by output name."""
+    return by_name(handler, handler(*args, **kwargs))
+
+
 def unlearn(grid, state, **over):
     s = {**SETTINGS, **over}
-    return tab.unlearn(grid, state, s["steps"], s["batch"], s["lr"], s["alpha"], s["thr"], s["run_seed"], s["probe"],
-                       s["base_file"], feature_name=s["feature_name"], request=None, progress=no_progress)
+    return named(tab.unlearn, grid, state, s["steps"], s["batch"], s["lr"], s["alpha"], s["thr"], s["run_seed"], s["probe"],
+                 s["base_file"], feature_name=s["feature_name"], request=None, progress=no_progress)
 
 
 def test_labelling_flow_counts_and_pages():
-    state, counts = tab.record_marks(page(0, {1, 2, 3}), None)
-    assert state.counts() == (3, 61) and "**3** with the feature" in counts
-    grid, state, counts, seed = tab.next_page(page(0, {1, 2, 3, 4}), state)
-    assert seed == 1 and state.pages[0] == {1, 2, 3, 4}
+    out = named(tab.record_marks, page(0, {1, 2, 3}), None)
+    state = out["labels"]
+    assert state.counts() == (3, 61) and "**3** with the feature" in out["counts"]
+    out = named(tab.next_page, page(0, {1, 2, 3, 4}), state)
+    state, grid = out["labels"], out["grid"]
+    assert out["seed"] == 1 and state.pages[0] == {1, 2, 3, 4}
     assert len(grid.props["tiles"]) == 64 and grid.props["tiles"][0].startswith("data:image/png;base64,")
-    grid, state, counts, seed = tab.show_page(0, page(1, {7}), state)  # going back shows the earlier marks
-    assert grid.value["marked"][4] and sum(grid.value["marked"]) == 4 and state.pages[1] == {7}
+    out = named(tab.show_page, 0, page(1, {7}), state)  # going back shows the earlier marks
+    assert out["grid"].value["marked"][4] and sum(out["grid"].value["marked"]) == 4 and out["labels"].pages[1] == {7}
 
 
 def test_save_and_load_labels(tmp_path):
-    state, _ = tab.record_marks(page(5, {0, 9}), None)
+    state = named(tab.record_marks, page(5, {0, 9}), None)["labels"]
     path = tab.save_labels(page(6, {3}), state)
     data = json.loads(open(path).read())
     assert data["pages"] == {"5": [0, 9], "6": [3]}
-    grid, loaded, counts, seed = tab.load_labels(path)
-    assert loaded.counts() == (3, 125) and seed == 5
+    out = named(tab.load_labels, path)
+    assert out["labels"].counts() == (3, 125) and out["seed"] == 5
 
 
-def refused(outputs, status_index):
+def refused(shown, status):
     """A refused action keeps every other output as it was and puts the message in the status."""
-    assert all(isinstance(o, type(gr.skip())) for i, o in enumerate(outputs) if i != status_index)
-    return outputs[status_index]
+    assert all(isinstance(v, type(gr.skip())) for k, v in shown.items() if k != status)
+    return shown[status]
 
 
 def test_bad_labels_files(tmp_path):
     img = tmp_path / "photo.json"
     Image.new("RGB", (8, 8)).save(img, format="PNG")
-    assert "not a labels file" in refused(tab.load_labels(str(img)), 2)
+    assert "not a labels file" in refused(named(tab.load_labels, str(img)), "counts")
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"format": "unlearning-studio-labels", "version": 1, "generator": "sd", "page_size": 64, "pages": {"1": []}}))
-    assert "labels are for 'sd'" in refused(tab.load_labels(str(other)), 2)
-    assert "choose a labels.json" in refused(tab.load_labels(None), 2)
+    assert "labels are for 'sd'" in refused(named(tab.load_labels, str(other)), "counts")
+    assert "choose a labels.json" in refused(named(tab.load_labels, None), "counts")
 
 
 def test_unlearn_refuses_bad_labels():
-    assert "No faces are marked" in refused(unlearn(page(0), None), 4)
-    assert "Every labelled face is marked" in refused(unlearn(page(0, set(range(64))), None), 4)
-    assert "too few labels" in refused(unlearn(page(0, {1, 2}), None), 4)
+    assert "No faces are marked" in refused(unlearn(page(0), None), "status")
+    assert "Every labelled face is marked" in refused(unlearn(page(0, set(range(64))), None), "status")
+    assert "too few labels" in refused(unlearn(page(0, {1, 2}), None), "status")
 
 
 @pytest.mark.parametrize("over, message", [
@@ -72,25 +80,25 @@ def test_unlearn_refuses_bad_labels():
     (dict(alpha=-2), "α"), (dict(run_seed=-1), "Run seed"), (dict(thr="median"), "Threshold"),
 ])
 def test_unlearn_refuses_out_of_range_settings(over, message):
-    assert message in refused(unlearn(page(0, {1, 2, 3, 4, 5}), None, **over), 4)
+    assert message in refused(unlearn(page(0, {1, 2, 3, 4, 5}), None, **over), "status")
 
 
 def test_unlearn_refuses_a_wrong_checkpoint(tmp_path):
     bad = tmp_path / "model.safetensors"
     bad.write_bytes(b"\x00" * 64)
-    assert "not a safetensors file" in refused(unlearn(page(0, {1, 2, 3, 4, 5}), None, base_file=str(bad)), 4)
+    assert "not a safetensors file" in refused(unlearn(page(0, {1, 2, 3, 4, 5}), None, base_file=str(bad)), "status")
 
 
 def test_seed_out_of_range():
-    assert "Page seed" in refused(tab.show_page(-4, page(0), None), 2)
-    assert "Page seed" in refused(tab.show_page("1e99", page(0), None), 2)
+    assert "Page seed" in refused(named(tab.show_page, -4, page(0), None), "counts")
+    assert "Page seed" in refused(named(tab.show_page, "1e99", page(0), None), "counts")
 
 
 @pytest.mark.parametrize("seed", [-5, 2**63, 1e30, "abc", None])
 def test_page_seeds_from_the_browser_are_checked(seed):
-    out = tab.record_marks({"seed": seed, "marked": [True] + [False] * 63}, None)
-    assert "Page seed" in refused(out, 1)
-    assert "Page seed" in refused(unlearn({"seed": seed, "marked": [True] * 5 + [False] * 59}, None), 4)
+    out = named(tab.record_marks, {"seed": seed, "marked": [True] + [False] * 63}, None)
+    assert "Page seed" in refused(out, "counts")
+    assert "Page seed" in refused(unlearn({"seed": seed, "marked": [True] * 5 + [False] * 59}, None), "status")
 
 
 def test_a_refused_run_leaves_no_folder():
@@ -98,13 +106,13 @@ def test_a_refused_run_leaves_no_folder():
 
     listing = lambda: set(RUNS_ROOT.iterdir()) if RUNS_ROOT.exists() else set()  # noqa: E731
     before = listing()
-    assert "too few labels" in refused(unlearn(page(0, {1, 2}), None), 4)
+    assert "too few labels" in refused(unlearn(page(0, {1, 2}), None), "status")
     assert listing() == before
 
 
 def test_unlearn_runs_and_returns_everything():
-    with_img, without_img, table, files, status, verdict = unlearn(page(0, {1, 6, 13, 19, 25, 33}), None,
-                                                                   feature_name="open **mouths**<script>")
+    out = unlearn(page(0, {1, 6, 13, 19, 25, 33}), None, feature_name="open **mouths**<script>")
+    with_img, without_img, table, files, status, verdict = (out[k] for k in tab.RESULT_OUTPUTS)
     assert with_img.size[1] == 3 * (112 + 4) and without_img.size == with_img.size  # three labelled rows
     rows = table.value["data"]
     assert table.value["headers"] == ["metric", "original generator", "unlearned generator", "latent shift (no training)"]
