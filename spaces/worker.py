@@ -40,7 +40,8 @@ log = logging.getLogger("unlearning_studio")
 # What a stand-by worker loads before a run needs it, read from the method registry: every method's entry module (and
 # accelerate), the generators, the calls that load what a run's first seconds would (detectors, judges, encoders), and
 # the calls that fill the on-disk caches every run reads (the first stand-by of a fresh Space fills them in about a
-# minute of its idle time; later ones only read them; UNLEARNING_STUDIO_WARM_CACHES=0 skips them, as the tests do).
+# minute of its idle time; later ones only read them). UNLEARNING_STUDIO_WARM_CACHES=0 skips the caches and
+# UNLEARNING_STUDIO_PRELOAD=0 all of it (a run then loads what it uses): the tests set both, and one test preloads.
 PRELOAD_MODULES = (*dict.fromkeys(m.entry.partition(":")[0] for m in registry.METHODS.values()), "methods.erasers", "accelerate")
 PRELOAD_GENERATORS = registry.preload_generators()
 PRELOAD_CALLS = registry.preload_calls()
@@ -131,21 +132,26 @@ def _call(call: str) -> None:
     registry.resolve(call)()
 
 
-def worker_main(fd: int) -> None:
-    """The child: preload, then run one job from the connection and send back progress and its outcome."""
-    configure_log(f"worker[{os.getpid()}]")
-    conn = Connection(fd)
-    os.nice(WORKER_NICENESS)
-    loading = time.monotonic()
+def _preload(warming: bool) -> None:
+    """What a stand-by loads before a run asks for it (the registry's lists), and the caches it fills if ``warming``."""
     from methods.backends import load_generator
 
     for name in PRELOAD_MODULES:
         importlib.import_module(name)
     for name in PRELOAD_GENERATORS:
         load_generator(name)
-    warming = os.environ.get("UNLEARNING_STUDIO_WARM_CACHES", "1") != "0"
     for call in PRELOAD_CALLS + (WARM_CALLS if warming else ()):
         _call(call)
+
+
+def worker_main(fd: int) -> None:
+    """The child: preload, then run one job from the connection and send back progress and its outcome."""
+    configure_log(f"worker[{os.getpid()}]")
+    conn = Connection(fd)
+    os.nice(WORKER_NICENESS)
+    loading = time.monotonic()
+    if os.environ.get("UNLEARNING_STUDIO_PRELOAD", "1") != "0":
+        _preload(warming=os.environ.get("UNLEARNING_STUDIO_WARM_CACHES", "1") != "0")
     log.info("stand-by ready in %.1f s", time.monotonic() - loading)
     try:
         job: Optional[Job] = _recv(conn)

@@ -9,6 +9,8 @@ import tempfile  # noqa: E402
 os.environ["UNLEARNING_STUDIO_CACHE"] = tempfile.mkdtemp(prefix="studio-cache-")
 # stand-by workers do not fill the caches ahead (a minute of CPU at a cold cache); tests/runtime checks warm_cache itself
 os.environ["UNLEARNING_STUDIO_WARM_CACHES"] = "0"
+# nor load every method's models before each run: a worker loads what its run uses (tests/runtime/test_worker.py preloads)
+os.environ["UNLEARNING_STUDIO_PRELOAD"] = "0"
 
 import numpy as np
 import pytest

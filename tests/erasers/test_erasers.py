@@ -59,7 +59,7 @@ def test_esd_x_fine_tunes_only_cross_attention_and_erases(emoji):
 def test_several_prompts_at_once_and_bad_prompts_in_plain_words(emoji):
     config = uce.UCEConfig.for_model("emoji-sd", forget=("a cat", "a rocket"), surrogate="a dog")
     assert "a rocket" not in config.preserve and "a cat" not in config.preserve
-    result = uce.erase(emoji, config, **JUDGED)
+    result = uce.erase(emoji, config, eval_per_concept=4, others_limit=0)  # both erased outright: 4 seeds tell
     forgotten = result.report["judged"]["forgotten"]
     assert set(forgotten) == {"cat", "rocket"} and all(v["after"] < v["before"] for v in forgotten.values()), forgotten
     for bad, says in [(("a zebra",), "never learnt"), (("a cat dog",), "exactly one concept"), (("",), "empty")]:

@@ -73,7 +73,9 @@ def test_one_run_per_session_in_order_and_cancel_ends_the_worker_at_once(tmp_pat
     assert not [p for p in _workers() if p.pid not in others]  # no worker outlives its run (the stand-by was shut down)
 
 
-def test_a_run_returns_what_the_tab_shows(tmp_path):
+def test_a_run_returns_what_the_tab_shows(tmp_path, monkeypatch):
+    """Through a stand-by that preloads what the registry lists, as a Space's does (the other tests' workers do not)."""
+    monkeypatch.setenv("UNLEARNING_STUDIO_PRELOAD", "1")
     queue = TrainingQueue()
     config = sa.AmnesiaConfig.for_model("digits-cvae", steps=800, lr=1e-3, fisher_samples=500)
     out_dir = tmp_path / "run"
