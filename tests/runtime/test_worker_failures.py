@@ -21,7 +21,7 @@ def queue():
 
 def test_a_bug_in_the_run_is_not_shown_as_the_visitors_mistake(queue, tmp_path):
     out_dir = tmp_path / "bug"
-    shown = user_errors(lambda: _run(queue, worker_jobs.library_bug, out_dir), status=0, n_outputs=2)
+    shown = user_errors(lambda: _run(queue, worker_jobs.library_bug, out_dir), outputs=("status", "verdict"), status="status")
     message, _ = shown()
     assert message.startswith("⚠️ The run stopped") and "server log" in message
     assert "broadcast" not in message  # the library's words stay in the log
@@ -29,7 +29,7 @@ def test_a_bug_in_the_run_is_not_shown_as_the_visitors_mistake(queue, tmp_path):
 
 
 def test_a_refusal_is_shown_as_it_is(queue, tmp_path):
-    shown = user_errors(lambda: _run(queue, worker_jobs.refuse, tmp_path / "r"), status=0, n_outputs=2)
+    shown = user_errors(lambda: _run(queue, worker_jobs.refuse, tmp_path / "r"), outputs=("status", "verdict"), status="status")
     message, _ = shown()
     assert message == "⚠️ choose at most 10 000 steps"
 
