@@ -84,10 +84,11 @@ def eraser_seconds(method: str, preset: Preset, with_attack: bool, n_prompts: in
 def compare_erasers(backend: GeneratorBackend, forget: Sequence[str], surrogate: str, model: str = "emoji-sd",
                     preset: str = "quick", attack: bool = True, seed: int = 0, out_dir: Optional[Path] = None,
                     progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None,
-                    methods: Sequence[str] = tuple(ERASERS), n_show: int = 6) -> RunResult:
+                    methods: Sequence[str] = tuple(ERASERS), n_show: int = 6, **options: Any) -> RunResult:
     """Every eraser in ``methods`` on the same prompts, surrogate and seeds, one after another; the table has one
     column per method (and the original), the gallery one row per method. Methods that cannot take the request
-    (Selective Amnesia with several prompts) are skipped and said so."""
+    (Selective Amnesia with several prompts) are skipped and said so. ``options`` override every method's preset
+    options alike (e.g. ``eval_per_concept``, ``attack_seeds``)."""
     forget = tuple(forget)
     done: dict[str, RunResult] = {}
     skipped: dict[str, str] = {}
@@ -102,11 +103,11 @@ def compare_erasers(backend: GeneratorBackend, forget: Sequence[str], surrogate:
         config = eraser.make_config(model, chosen, forget, surrogate, seed)
         sample_steps = sample_steps or config.sample_steps
         config = replace(config, sample_steps=sample_steps)
-        options = {**chosen.options, "attack": attack}
+        run_options = {**chosen.options, **options, "attack": attack}
         part = subrange(progress, k / len(usable), (k + 1) / len(usable), f"{eraser.label}: ")
         started = time.perf_counter()
         result = eraser.entry(backend, config, out_dir=None if out_dir is None else Path(out_dir) / name, progress=part,
-                              cancel=cancel, **options)
+                              cancel=cancel, **run_options)
         result.report["click_s"] = round(time.perf_counter() - started, 1)
         done[name] = result
     report_progress(progress, 1.0, "done")

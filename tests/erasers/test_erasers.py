@@ -74,7 +74,7 @@ def test_several_prompts_at_once_and_bad_prompts_in_plain_words(emoji):
 
 def test_compare_puts_the_methods_in_one_table(emoji, tmp_path):
     result = compare_erasers(emoji, ("a cat", "a rocket"), "a dog", methods=("selective_amnesia", "uce"), attack=True,
-                             out_dir=tmp_path)
+                             out_dir=tmp_path, eval_per_concept=4, others_limit=1, attack_seeds=2)
     assert result.columns == ["original", "UCE"] and "one prompt per run" in result.report["skipped"]["selective_amnesia"]
     names = [row.name for row in result.metrics]
     assert "'cat' recognised (erased; lower is better)" in names and any("neighbours kept" in n for n in names)

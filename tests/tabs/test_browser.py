@@ -200,7 +200,7 @@ def test_amnesia_stable_diffusion_path(browser, app_url, tmp_path):
     page.locator("#sa-sd-model input").click()  # the operator's list, refreshed when Stable Diffusion was picked
     page.get_by_role("option", name="tiny-sd (local)").click()
     _open_settings(page)
-    _set_slider(page, "Steps", 100)
+    _set_slider(page, "Steps", 20)
     page.locator("#sa-run").click()
     page.wait_for_function("document.querySelector('#sa-status')?.innerText?.includes('Done')", timeout=240_000)
     page.wait_for_function("document.querySelector('#sa-metrics')?.innerText?.includes('step time')", timeout=30_000)
