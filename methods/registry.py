@@ -1,5 +1,6 @@
-"""Every method of the suite in one table, read by the tabs (``app.py``), the worker (what a stand-by loads), the CLIs,
-the benchmarks and the examples script (``scripts/precompute_examples.py``).
+"""Every method of the suite in one table, read by the app (its tabs), the worker (what a stand-by loads), the
+erasers' comparison and the examples script (``scripts/precompute_examples.py``); the CLIs and benchmarks call the
+entries it names.
 
 A new method is a package under ``methods/``, one :class:`Method` in :data:`METHODS` and one tab (``spaces/<tab>.py``
 with ``TITLE`` and ``build()``; several methods may share a tab). References are ``"module:attribute"`` strings, so
