@@ -6,6 +6,7 @@ import base64
 import functools
 import io
 import logging
+import os
 import secrets
 import shutil
 import tempfile
@@ -23,7 +24,7 @@ from spaces.worker import Job, TrainingQueue, WorkerFailed
 from methods.errors import InputError
 
 log = logging.getLogger("unlearning_studio")
-RUNS_ROOT = Path(tempfile.gettempdir()) / "unlearning-studio-runs"
+RUNS_ROOT = Path(os.environ.get("UNLEARNING_STUDIO_RUNS", Path(tempfile.gettempdir()) / "unlearning-studio-runs"))
 RUN_TTL_S = 6 * 3600
 
 

@@ -3,10 +3,24 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# A fresh Fisher cache per test session: the tests must compute it, not find it.
 import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-os.environ["UNLEARNING_STUDIO_CACHE"] = tempfile.mkdtemp(prefix="studio-cache-")
+# pytest-xdist runs the suite in one process per core (pytest.ini): one intra-op thread each, inherited by the apps,
+# workers and CLIs the tests start, so the processes never fight over a core (set before torch is imported).
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+# A fresh cache per test run (the tests must compute it, not find it), shared by the run's xdist processes: entries
+# are written atomically (methods/runtime/cache.py), so two processes computing one entry is only work done twice.
+_run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+if _run:
+    _cache = Path(tempfile.gettempdir()) / f"studio-cache-{_run}"
+    _cache.mkdir(exist_ok=True)
+    os.environ["UNLEARNING_STUDIO_CACHE"] = str(_cache)
+else:
+    os.environ["UNLEARNING_STUDIO_CACHE"] = tempfile.mkdtemp(prefix="studio-cache-")
+# each test process its own run folders (a test counts the folders a refused run leaves)
+os.environ["UNLEARNING_STUDIO_RUNS"] = tempfile.mkdtemp(prefix="studio-runs-")
 # stand-by workers do not fill the caches ahead (a minute of CPU at a cold cache); tests/runtime checks warm_cache itself
 os.environ["UNLEARNING_STUDIO_WARM_CACHES"] = "0"
 # nor load every method's models before each run: a worker loads what its run uses (tests/runtime/test_worker.py preloads)

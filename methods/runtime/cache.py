@@ -1,12 +1,15 @@
 """On-disk caches of what depends only on an original model's weights, never on a run's settings: Amnesia's Fisher,
 a diffusion model's buffer of its own samples, the original's evaluation, GUIDE's random faces. Keyed by a hash of the weights, so a
-changed model never reads a stale entry; written atomically, so two workers never read half a file."""
+changed model never reads a stale entry; written atomically, so two workers never read half a file, and computed
+under a lock, so two workers never compute one entry at once."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -29,10 +32,28 @@ def cached_tensors(path: Path, compute: Callable[[], dict[str, torch.Tensor]], e
     """The tensors in ``path`` (safetensors) if it exists, else ``compute()``, saved there."""
     if enabled and path.is_file():
         return load_file(str(path), device=device)
-    tensors = compute()
-    if enabled:
+    if not enabled:
+        return compute()
+    with _computing(path):
+        if path.is_file():  # another process computed it while this one waited
+            return load_file(str(path), device=device)
+        tensors = compute()
         _write(path, lambda tmp: save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp)))
     return tensors
+
+
+@contextlib.contextmanager
+def _computing(path: Path) -> Iterator[None]:
+    """Hold ``path``'s lock while its entry is computed: a second process (a stand-by filling the caches, a run, a
+    parallel test) waits and then reads the entry instead of computing it twice on the same cores. The lock is
+    the kernel's (``flock``), so a process killed mid-way (a cancelled run) releases it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _write(path: Path, write: Callable[[Path], None]) -> None:

@@ -37,10 +37,34 @@ def gpu_available() -> bool:
     return torch.cuda.is_available()
 
 
+def available_cores() -> int:
+    """The cores this process may use: its CPU affinity, capped by a container's CPU quota (cgroup v2 ``cpu.max``),
+    which ``os.cpu_count()`` ignores (it counts the host's cores)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def cpu_threads() -> int:
+    """Intra-op threads for one process: ``OMP_NUM_THREADS`` when the operator set it (the test suite runs one per
+    worker), else the available cores shared by the processes ``torchrun``/``accelerate launch`` started here."""
+    explicit = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if explicit.isdigit() and int(explicit) > 0:
+        return int(explicit)
+    return max(1, available_cores() // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)))
+
+
 def use_all_cores() -> None:
-    """Use every core of the machine for intra-op work (torch defaults can under-subscribe); under ``accelerate
-    launch`` or ``torchrun`` the processes on this machine share them."""
-    n = max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)))
+    """Use the process's share of the cores for intra-op work (torch defaults can under-subscribe)."""
+    n = cpu_threads()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
 

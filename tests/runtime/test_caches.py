@@ -56,3 +56,33 @@ def test_original_gallery_is_cached_and_one_render_equals_one_per_class():
     for name in cvae.conditions:
         np.testing.assert_array_equal(first[name], fresh[name])
         np.testing.assert_array_equal(again[name], fresh[name])
+
+
+def _compute_slowly(path: str, log: str) -> None:
+    import time
+    from pathlib import Path
+
+    from methods.runtime.cache import cached_tensors
+
+    def compute():
+        with open(log, "a") as f:
+            f.write("computed\n")
+        time.sleep(1.0)
+        return {"x": torch.arange(3.0)}
+
+    assert torch.equal(cached_tensors(Path(path), compute)["x"], torch.arange(3.0))
+
+
+def test_two_processes_asking_for_one_entry_compute_it_once(tmp_path):
+    """The second waits for the first (the stand-by filling a cache while a run needs it) instead of computing too."""
+    import multiprocessing
+
+    path, log = tmp_path / "entry.safetensors", tmp_path / "log.txt"
+    spawn = multiprocessing.get_context("spawn")
+    processes = [spawn.Process(target=_compute_slowly, args=(str(path), str(log))) for _ in range(2)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0, 0]
+    assert log.read_text() == "computed\n" and path.is_file()
