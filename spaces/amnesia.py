@@ -299,7 +299,8 @@ def show_example(title: str):
     label = next(k for k, v in MODELS.items() if v == kind)
     controls = by_name(model_defaults, model_defaults(label))
     if kind == EMOJI:
-        shown = _emoji_outputs(result, inputs["forget"], example_status("Forget"))
+        shown = (_compare_outputs(result, example_status("Compare the three")) if inputs.get("compare") else
+                 _emoji_outputs(result, inputs["forget"], example_status("Forget")))
         controls |= {"forget_prompt": gr.Dropdown(choices=EMOJI_PROMPTS, value=inputs["forget"]),
                      "surrogate_prompt": gr.Dropdown(choices=EMOJI_PROMPTS, value=inputs["surrogate"])}
     else:
@@ -425,13 +426,17 @@ def compare_methods(forget_prompt: Any, surrogate_prompt: Any, preset: str = "qu
     check_cpu_budget(estimate, gpu_available())
     result = SLOT.run(request, progress, compare_erasers, GeneratorRef(SD, source=EMOJI), forget, surrogate, preset=preset,
                       attack=bool(with_attack), seed=seed, estimate_s=estimate)
-    rows = {k: v for k, v in result.galleries["before"].items()}
+    status = f"Done: the three compared in {sum(m['click_s'] for m in result.report['methods'].values()):.0f} s."
+    return _compare_outputs(result, status)
+
+
+def _compare_outputs(result: RunResult, status: str) -> dict[str, Any]:
+    """The comparison's rows (one per method and prompt), its table with a column per method, downloads, verdict."""
     width = ["40%"] + [f"{60 // len(result.columns)}%"] * len(result.columns)
-    return {"before": labelled_rows(rows, tile=48, label_width=230),
+    return {"before": labelled_rows(result.galleries["before"], tile=48, label_width=230),
             "after": labelled_rows(result.galleries["after"], tile=48, label_width=230),
             "metrics": result_table(result, "metric (the emoji judge)", column_widths=width),
-            "downloads": [str(f) for f in result.files],
-            "status": f"Done: the three compared in {sum(m['click_s'] for m in result.report['methods'].values()):.0f} s.",
+            "downloads": [str(f) for f in result.files], "status": status,
             "verdict": f"**{result.verdict}**", "extra_title": "", "extra": gr.Image(value=None, visible=False)}
 
 

@@ -6,7 +6,7 @@ from typing import Optional
 
 from ..backends import load_generator
 from ..runtime import use_all_cores
-from ..runtime.cli import eraser_arguments, print_result, split_prompts
+from ..runtime.cli import eraser_arguments, eraser_options, print_result, split_prompts
 from .config import PRESETS, TRAIN_METHODS, ESDConfig
 from .run import erase
 from ..errors import InputError
@@ -30,7 +30,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         config = ESDConfig.for_model(args.model, preset, forget=split_prompts(args.forget), train_method=args.train_method,
                                      negative_guidance=args.negative_guidance, iterations=args.iterations, lr=args.lr,
                                      batch_size=args.batch_size, mixed_precision=args.mixed_precision, seed=args.seed)
-        options = {**preset.options, **({"attack": args.attack} if args.attack is not None else {})}
+        options = eraser_options(preset, args)
         result = erase(backend, config, out_dir=args.out, **options)
     except (InputError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")

@@ -110,12 +110,25 @@ def judged_probabilities(backend: "GeneratorBackend", judge: EmojiJudge, prompts
 
 def original_probabilities(backend: "GeneratorBackend", judge: EmojiJudge, prompts: Sequence[str], seeds: Sequence[int],
                            n: int) -> torch.Tensor:
-    """:func:`judged_probabilities` of a model every run starts from, cached on disk by its weights, the judge's,
-    the prompts, seeds and sampler settings (the same for every run)."""
-    from ..runtime.cache import CACHE_ROOT, cached_tensors, weights_key
+    """:func:`judged_probabilities` of a model every run starts from, cached on disk one entry per prompt and seed,
+    keyed by the model's weights, the judge's, ``n`` and the sampler settings: a run judging other neighbours or fewer
+    concepts reuses what any earlier run drew. Missing entries are drawn in one render."""
+    from safetensors.torch import load_file
+
+    from ..runtime.cache import CACHE_ROOT, computing, weights_key, write_tensors
 
     settings = f"{backend.config.get('sample_steps')}-{backend.config.get('guidance_scale')}-{backend.image_size}"
-    digest = hashlib.sha256(json.dumps([list(prompts), [int(s) for s in seeds], n, settings]).encode()).hexdigest()[:16]
-    key = f"{backend.name}-{weights_key(backend.module)}-judge-{weights_key(judge.model)}-{digest}"
-    path = CACHE_ROOT / "evaluations" / f"{key}.safetensors"
-    return cached_tensors(path, lambda: {"p": judged_probabilities(backend, judge, prompts, seeds, n)})["p"]
+    model = f"{backend.name}-{weights_key(backend.module)}-judge-{weights_key(judge.model)}"
+    folder = CACHE_ROOT / "evaluations"
+    paths = [folder / f"{model}-{hashlib.sha256(json.dumps([p, int(s), n, settings]).encode()).hexdigest()[:16]}.safetensors"
+             for p, s in zip(prompts, seeds)]
+    if not all(p.is_file() for p in paths):
+        with computing(folder / model):  # one model's evaluation at a time: a second process waits, then reads
+            missing = [i for i, p in enumerate(paths) if not p.is_file()]
+            if missing:
+                drawn = judged_probabilities(backend, judge, [prompts[i] for i in missing], [seeds[i] for i in missing], n)
+                for row, i in enumerate(missing):
+                    write_tensors(paths[i], {"p": drawn[row]})
+    if not prompts:
+        return torch.empty(0, n, len(judge.names))
+    return torch.stack([load_file(str(p))["p"] for p in paths])

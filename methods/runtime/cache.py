@@ -34,16 +34,21 @@ def cached_tensors(path: Path, compute: Callable[[], dict[str, torch.Tensor]], e
         return load_file(str(path), device=device)
     if not enabled:
         return compute()
-    with _computing(path):
+    with computing(path):
         if path.is_file():  # another process computed it while this one waited
             return load_file(str(path), device=device)
         tensors = compute()
-        _write(path, lambda tmp: save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp)))
+        write_tensors(path, tensors)
     return tensors
 
 
+def write_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Save a cache entry atomically (a reader sees the whole file or none)."""
+    _write(path, lambda tmp: save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp)))
+
+
 @contextlib.contextmanager
-def _computing(path: Path) -> Iterator[None]:
+def computing(path: Path) -> Iterator[None]:
     """Hold ``path``'s lock while its entry is computed: a second process (a stand-by filling the caches, a run, a
     parallel test) waits and then reads the entry instead of computing it twice on the same cores. The lock is
     the kernel's (``flock``), so a process killed mid-way (a cancelled run) releases it."""

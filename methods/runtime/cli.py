@@ -34,9 +34,23 @@ def eraser_arguments(prog: str, description: str):
     p.add_argument("--surrogate", help="what the erased prompts become (default: the method's)")
     p.add_argument("--preset", choices=["quick", "full"], default="full")
     p.add_argument("--attack", action="store_true", default=None, help="run the seed-search recovery attack (full: on)")
+    p.add_argument("--judge-samples", type=int, help="images per concept the judge sees (default: the preset's)")
+    p.add_argument("--others", type=int, help="unrelated concepts judged beside the neighbours (default: the preset's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True)
     return p
+
+
+def eraser_options(preset, args) -> dict:
+    """The run's options: the preset's, with what the command line overrode (the attack, the judge's samples)."""
+    from ..errors import InputError
+
+    if args.judge_samples is not None and not 1 <= args.judge_samples <= 64:
+        raise InputError("--judge-samples must be between 1 and 64")
+    if args.others is not None and not 0 <= args.others <= 64:
+        raise InputError("--others must be between 0 and 64")
+    chosen = {"attack": args.attack, "eval_per_concept": args.judge_samples, "others_limit": args.others}
+    return {**preset.options, **{k: v for k, v in chosen.items() if v is not None}}
 
 
 def split_prompts(values: list[str]) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from typing import Optional
 from ..errors import InputError
 from ..backends import load_generator
 from ..runtime import use_all_cores
-from ..runtime.cli import eraser_arguments, print_result, split_prompts
+from ..runtime.cli import eraser_arguments, eraser_options, print_result, split_prompts
 from .config import PRESETS, UCEConfig
 from .run import erase
 
@@ -30,7 +30,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                                      preserve=tuple(args.preserve or ()), lamb=args.lamb, erase_scale=args.erase_scale,
                                      preserve_scale=args.preserve_scale, edit_keys=not args.values_only,
                                      rewordings=args.rewordings or None, seed=args.seed)
-        options = {**preset.options, **({"attack": args.attack} if args.attack is not None else {})}
+        options = eraser_options(preset, args)
         result = erase(backend, config, out_dir=args.out, **options)
     except (InputError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")

@@ -89,11 +89,26 @@ def test_compare_puts_the_methods_in_one_table(emoji, tmp_path):
 def test_uce_cli_writes_a_pipeline_the_sample_cli_draws(tmp_path):
     out = tmp_path / "uce"
     done = subprocess.run([sys.executable, "-m", "methods.uce", "--model", "emoji-sd", "--forget", "a cat", "--surrogate",
-                           "a dog", "--preset", "quick", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+                           "a dog", "--preset", "quick", "--judge-samples", "4", "--others", "0", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "'a cat'" in done.stdout and (out / "model_index.json").is_file() and (out / uce.EDIT_FILE).is_file()
     drawn = subprocess.run([sys.executable, "-m", "methods.sample", "--generator", str(out), "--prompt", "a cat", "--n", "2",
                             "--out", str(tmp_path / "x.npz")], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert drawn.returncode == 0, drawn.stderr
     assert np.load(tmp_path / "x.npz")["images"].shape == (2, 32, 32, 3)
+
+
+def test_the_command_lines_judge_settings_override_the_preset_within_bounds():
+    from types import SimpleNamespace
+
+    from methods.errors import InputError
+    from methods.runtime.cli import eraser_options
+
+    quick = uce.PRESETS["quick"]
+    args = SimpleNamespace(attack=None, judge_samples=4, others=0)
+    assert eraser_options(quick, args) == {**quick.options, "eval_per_concept": 4, "others_limit": 0}
+    assert eraser_options(quick, SimpleNamespace(attack=True, judge_samples=None, others=None)) == {**quick.options, "attack": True}
+    for bad in (dict(judge_samples=0, others=None), dict(judge_samples=None, others=-1)):
+        with pytest.raises(InputError):
+            eraser_options(quick, SimpleNamespace(attack=None, **bad))

@@ -65,3 +65,19 @@ def test_shipped_examples_were_made_with_the_settings_the_code_gives_now(name):
         assert shipped["method"] == name and shipped["command"].startswith("python scripts/precompute_examples.py")
         assert json.loads(json.dumps(asdict(config))) == shipped["report"]["settings"], f"{method.tab}/{slug} is stale"
         assert shipped["verdict"] and shipped["metrics"]
+
+
+def test_the_shipped_comparison_was_made_with_every_erasers_settings_now():
+    """Compare's example: each eraser's settings are what its quick preset gives now, the attack's rows included."""
+    from methods.selective_amnesia.examples import COMPARE, compare_configs
+
+    shipped = _shipped("amnesia", COMPARE[0])
+    assert shipped["method"] == "compare" and shipped["inputs"]["compare"] is True
+    ran = shipped["report"]["methods"]
+    assert set(ran) == set(compare_configs())
+    for name, config in compare_configs().items():
+        expected = json.loads(json.dumps(asdict(config)))
+        # the comparison draws every method's images with the first method's sampler (like with like for the judge)
+        expected["sample_steps"] = ran[name]["settings"]["sample_steps"]
+        assert ran[name]["settings"] == expected, f"amnesia/{COMPARE[0]}: {name} is stale"
+        assert "recovered_unlearned" in ran[name]["attack"]

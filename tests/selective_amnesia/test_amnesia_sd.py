@@ -24,7 +24,7 @@ QUICK = dict(steps=15, lr=1e-3, fisher_samples=4, samples_per_concept=2, sample_
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("tiny-sd")
-    StableDiffusionBackend.from_pipeline(tiny_pipeline(), "tiny").save(directory)
+    StableDiffusionBackend.from_pipeline(tiny_pipeline(resolution=16), "tiny").save(directory)
     return directory
 
 
