@@ -10,8 +10,8 @@ from pathlib import Path  # noqa: E402
 # workers and CLIs the tests start, so the processes never fight over a core (set before torch is imported).
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-# A fresh cache per test run (the tests must compute it, not find it), shared by the run's xdist processes: entries
-# are written atomically (methods/runtime/cache.py), so two processes computing one entry is only work done twice.
+# A fresh cache per test run (the tests must compute it, not find it), shared by the run's xdist processes: an entry
+# is computed under a lock (methods/runtime/cache.py), so the second process to need it waits and reads it.
 _run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
 if _run:
     _cache = Path(tempfile.gettempdir()) / f"studio-cache-{_run}"

@@ -117,6 +117,8 @@ def original_probabilities(backend: "GeneratorBackend", judge: EmojiJudge, promp
 
     from ..runtime.cache import CACHE_ROOT, computing, weights_key, write_tensors
 
+    if not prompts:
+        return torch.empty(0, n, len(judge.names))
     settings = f"{backend.config.get('sample_steps')}-{backend.config.get('guidance_scale')}-{backend.image_size}"
     model = f"{backend.name}-{weights_key(backend.module)}-judge-{weights_key(judge.model)}"
     folder = CACHE_ROOT / "evaluations"
@@ -129,6 +131,4 @@ def original_probabilities(backend: "GeneratorBackend", judge: EmojiJudge, promp
                 drawn = judged_probabilities(backend, judge, [prompts[i] for i in missing], [seeds[i] for i in missing], n)
                 for row, i in enumerate(missing):
                     write_tensors(paths[i], {"p": drawn[row]})
-    if not prompts:
-        return torch.empty(0, n, len(judge.names))
     return torch.stack([load_file(str(p))["p"] for p in paths])

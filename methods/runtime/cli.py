@@ -1,9 +1,11 @@
 """What the command-line entry points share: a tqdm bar as a progress callable."""
 from __future__ import annotations
 
+import argparse
 import contextlib
 from typing import Iterator
 
+from .config import Preset
 from .progress import ProgressFn
 
 
@@ -24,7 +26,6 @@ def tqdm_progress(total: int, desc: str, unit: str) -> Iterator[ProgressFn]:
 def eraser_arguments(prog: str, description: str):
     """The arguments every eraser of a text-to-image model takes (UCE, ESD): the model, what to erase and into what,
     the preset, the attack, the output folder."""
-    import argparse
     from pathlib import Path
 
     p = argparse.ArgumentParser(prog=prog, description=description)
@@ -41,7 +42,7 @@ def eraser_arguments(prog: str, description: str):
     return p
 
 
-def eraser_options(preset, args) -> dict:
+def eraser_options(preset: Preset, args: argparse.Namespace) -> dict:
     """The run's options: the preset's, with what the command line overrode (the attack, the judge's samples)."""
     from ..errors import InputError
 

@@ -86,3 +86,18 @@ def test_two_processes_asking_for_one_entry_compute_it_once(tmp_path):
         p.join(timeout=120)
     assert [p.exitcode for p in processes] == [0, 0]
     assert log.read_text() == "computed\n" and path.is_file()
+
+
+def test_the_originals_judged_samples_are_cached_per_prompt_and_seed():
+    """A run judging fewer concepts reads the rows an earlier run drew, and they are the rows drawn afresh."""
+    from methods.judges.emoji import emoji_judge, judged_probabilities, original_probabilities
+
+    emoji = load_generator("emoji-sd").with_conditions(["a cat"], sample_steps=2)  # 2 sampler steps: a cheap draw
+    judge = emoji_judge()
+    prompts, seeds = ["a cat", "a dog"], [11, 12]
+    both = original_probabilities(emoji, judge, prompts, seeds, 2)
+    entries = set((CACHE_ROOT / "evaluations").glob(f"{emoji.name}-*.safetensors"))
+    dog = original_probabilities(emoji, judge, ["a dog"], [12], 2)
+    assert set((CACHE_ROOT / "evaluations").glob(f"{emoji.name}-*.safetensors")) == entries  # nothing new drawn
+    torch.testing.assert_close(dog[0], both[1])
+    torch.testing.assert_close(dog, judged_probabilities(emoji, judge, ["a dog"], [12], 2), atol=1e-4, rtol=0)
