@@ -19,8 +19,14 @@ if _run:
     os.environ["UNLEARNING_STUDIO_CACHE"] = str(_cache)
 else:
     os.environ["UNLEARNING_STUDIO_CACHE"] = tempfile.mkdtemp(prefix="studio-cache-")
-# each test process its own run folders (a test counts the folders a refused run leaves)
+# each test process its own run folders (a test counts the folders a refused run leaves), removed when it ends
 os.environ["UNLEARNING_STUDIO_RUNS"] = tempfile.mkdtemp(prefix="studio-runs-")
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+
+atexit.register(shutil.rmtree, os.environ["UNLEARNING_STUDIO_RUNS"], ignore_errors=True)
+if not _run:  # one process: its cache goes with it (under xdist the controller removes the shared one, below)
+    atexit.register(shutil.rmtree, os.environ["UNLEARNING_STUDIO_CACHE"], ignore_errors=True)
 # stand-by workers do not fill the caches ahead (a minute of CPU at a cold cache); tests/runtime checks warm_cache itself
 os.environ["UNLEARNING_STUDIO_WARM_CACHES"] = "0"
 # nor load every method's models before each run: a worker loads what its run uses (tests/runtime/test_worker.py preloads)
@@ -31,6 +37,18 @@ import pytest
 import torch
 
 from methods.backends import load_generator
+
+
+def pytest_configure(config):
+    """Under xdist, the controller names the run (its workers' shared cache folder is named after it) so that it can
+    remove that folder when every worker has ended."""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    import uuid
+
+    config.option.testrunuid = config.option.testrunuid or uuid.uuid4().hex
+    config.add_cleanup(lambda: shutil.rmtree(Path(tempfile.gettempdir()) / f"studio-cache-{config.option.testrunuid}",
+                                             ignore_errors=True))
 
 
 @pytest.fixture(scope="session")
