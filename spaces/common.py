@@ -268,4 +268,43 @@ class TrainingSlot:
         session = session_id(request)
         out_dir = new_run_dir(self.kind)
         job = Job(fn, args, {**kwargs, "out_dir": out_dir}, out_dir)
-        return QUEUE.run(session, job, _GradioProgress(progress), self.flags.start(session), estimate_s)
+        return QUEUE.run(session, job, _GradioProgress(progress), _stop_when(self.flags.start(session), visitor_left()),
+                         estimate_s)
+
+
+def visitor_left() -> Callable[[], bool]:
+    """For the request being handled: has its client gone (a closed tab, a killed script)?
+
+    Gradio marks a request's queue event not alive as soon as its event stream drops, but offers a running handler no
+    public hook for it; this reads that mark from Gradio's queue, so that a run nobody waits for gives the training slot
+    back within a poll or two instead of running to its end. Outside a Gradio request it is never true."""
+    from gradio.context import LocalContext
+
+    blocks, event_id = LocalContext.blocks.get(None), LocalContext.event_id.get(None)
+    queue = getattr(blocks, "_queue", None)
+    if queue is None or event_id is None:
+        return lambda: False
+
+    def left() -> bool:
+        for events in list(getattr(queue, "active_jobs", ())):
+            for event in events or ():
+                if getattr(event, "_id", None) == event_id:
+                    return not getattr(event, "alive", True)
+        return False
+
+    return left
+
+
+def _stop_when(cancelled: Callable[[], bool], left: Callable[[], bool]) -> Callable[[], bool]:
+    """Stop on the visitor's Cancel or when the visitor has gone (logged once: an operator sees why a run ended)."""
+    said = []
+
+    def stop() -> bool:
+        if left():
+            if not said:
+                said.append(True)
+                log.info("run stopped: its visitor left")
+            return True
+        return cancelled()
+
+    return stop

@@ -144,6 +144,17 @@ def _preload(warming: bool) -> None:
         _call(call)
 
 
+def _choose_threads() -> int:
+    """The run's intra-op threads: UNLEARNING_STUDIO_WORKER_THREADS if the operator set a number, else as many as pay
+    off on the machine right now (one when another process keeps a core busy: benchmarks/results/busy_cpu.md)."""
+    from methods.runtime.device import limit_threads, threads_that_help
+
+    chosen = os.environ.get("UNLEARNING_STUDIO_WORKER_THREADS", "auto").strip()
+    threads = int(chosen) if chosen.isdigit() and int(chosen) > 0 else threads_that_help()
+    limit_threads(threads)
+    return threads
+
+
 def worker_main(fd: int) -> None:
     """The child: preload, then run one job from the connection and send back progress and its outcome."""
     configure_log(f"worker[{os.getpid()}]")
@@ -159,6 +170,7 @@ def worker_main(fd: int) -> None:
         return
     if job is None:
         return
+    log.info("run threads: %d", _choose_threads())
 
     def progress(fraction: float, message: str) -> None:
         _send(conn, ("progress", float(fraction), str(message)))
@@ -217,6 +229,16 @@ class _Ticket:
     session: str
     estimate_s: float
     started: Optional[float] = None
+    fraction: float = 0.0  # the running job's own progress: what it has left is measured from it, not estimated
+
+    def left_s(self, now: float) -> float:
+        """Seconds until this ticket's run ends: measured from its progress once it has some, else the estimate."""
+        if self.started is None:
+            return self.estimate_s
+        elapsed = now - self.started
+        if self.fraction >= 0.03:
+            return max(elapsed * (1 - self.fraction) / self.fraction, 5.0)
+        return max(self.estimate_s - elapsed, 5.0)
 
 
 class TrainingQueue:
@@ -253,8 +275,7 @@ class TrainingQueue:
         with self._changed:
             ahead = self._line[: self._line.index(ticket)]
         now = time.monotonic()
-        wait = sum(max(t.estimate_s - (now - t.started), 5.0) if t.started else t.estimate_s for t in ahead)
-        return len(ahead), wait
+        return len(ahead), sum(t.left_s(now) for t in ahead)
 
     def busy(self) -> int:
         """Runs queued or running now."""
@@ -306,7 +327,7 @@ class TrainingQueue:
             worker = self._take_worker()
             waited = time.monotonic() - ticket.started if ticket.started else 0.0
             _send(worker.conn, job)
-            result = self._follow(worker, progress, cancelled)
+            result = self._follow(worker, ticket, progress, cancelled)
             log.info("run answered: %s, %.1f s from its turn (%.1f s to hand it to a worker)",
                      getattr(job.fn, "__qualname__", "job"), time.monotonic() - ticket.started, waited)
             finished = True
@@ -325,7 +346,8 @@ class TrainingQueue:
                     timer.daemon = True
                     timer.start()
 
-    def _follow(self, worker: Worker, progress: Callable[[float, str], None], cancelled: Callable[[], bool]) -> Any:
+    def _follow(self, worker: Worker, ticket: _Ticket, progress: Callable[[float, str], None],
+                cancelled: Callable[[], bool]) -> Any:
         started = time.monotonic()
         running_since: Optional[float] = None  # the worker's first message: it has loaded and begun the job
         progress(0.0, "Starting…")
@@ -345,6 +367,7 @@ class TrainingQueue:
             if kind == "progress":
                 running_since = running_since or time.monotonic()
                 fraction, message = payload
+                ticket.fraction = fraction
                 progress(fraction, message + _remaining(elapsed, fraction))
             elif kind == "done":
                 return payload[0]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from typing import Any, Optional
 
 import numpy as np
@@ -53,9 +54,72 @@ def available_cores() -> int:
     return max(1, cores)
 
 
+_THREAD_LIMIT: Optional[int] = None
+
+
+def limit_threads(n: Optional[int]) -> None:
+    """Cap :func:`cpu_threads` for the rest of this process (``None`` lifts the cap): the Space's worker sets it from
+    :func:`threads_that_help` before a run, so the run's own ``use_all_cores`` keeps it."""
+    global _THREAD_LIMIT
+    _THREAD_LIMIT = None if n is None else max(1, int(n))
+    if _THREAD_LIMIT is not None:
+        torch.set_num_threads(min(torch.get_num_threads(), _THREAD_LIMIT))
+
+
+def busy_cores(interval_s: float = 0.3) -> float:
+    """Cores' worth of CPU that other work used over the next ``interval_s`` (call it while this process is idle): from
+    the container's own CPU account (cgroup v2 ``cpu.stat``) where there is one, else the machine's (``/proc/stat``,
+    where a virtual machine's stolen time counts as busy). 0.0 where neither can be read."""
+
+    def cgroup_usage_s() -> Optional[float]:
+        try:
+            for line in open("/sys/fs/cgroup/cpu.stat"):
+                if line.startswith("usage_usec"):
+                    return int(line.split()[1]) / 1e6
+        except (OSError, ValueError, IndexError):
+            return None
+        return None
+
+    def machine_busy_s() -> Optional[float]:
+        try:
+            user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in open("/proc/stat").readline().split()[1:9])
+        except (OSError, ValueError):
+            return None
+        return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+    read = cgroup_usage_s if cgroup_usage_s() is not None else machine_busy_s
+    first, start = read(), time.monotonic()
+    if first is None:
+        return 0.0
+    time.sleep(interval_s)
+    second = read()
+    return max(0.0, (second - first) / (time.monotonic() - start)) if second is not None else 0.0
+
+
+def threads_that_help(interval_s: float = 0.3) -> int:
+    """Intra-op threads for a run starting now: :func:`cpu_threads`, less the cores other work keeps busy
+    (:func:`busy_cores`), at least one.
+
+    On a CPU that another process keeps busy, a thread that shares a core with it makes every parallel step wait for
+    it: two threads beside one busy core ran a quick run many times slower than one thread
+    (benchmarks/results/busy_cpu.md). The core count cannot see that; the CPU account can."""
+    most = cpu_threads()
+    if most <= 1:
+        return 1
+    free = available_cores() - busy_cores(interval_s)
+    return max(1, min(most, int(free + 0.5)))
+
+
 def cpu_threads() -> int:
     """Intra-op threads for one process: ``OMP_NUM_THREADS`` when the operator set it (the test suite runs one per
-    worker), else the available cores shared by the processes ``torchrun``/``accelerate launch`` started here."""
+    worker), else the available cores shared by the processes ``torchrun``/``accelerate launch`` started here; never
+    more than :func:`limit_threads` allows."""
+    if _THREAD_LIMIT is not None:
+        return min(_THREAD_LIMIT, _cpu_threads())
+    return _cpu_threads()
+
+
+def _cpu_threads() -> int:
     explicit = os.environ.get("OMP_NUM_THREADS", "").strip()
     if explicit.isdigit() and int(explicit) > 0:
         return int(explicit)

@@ -1,6 +1,9 @@
 """A hostile or careless visitor, through the public API of the launched app (gradio_client and raw HTTP): every
 bad input gets plain words that reveal nothing about the server, one run per session, and the server keeps serving."""
 import re
+import subprocess
+import sys
+import textwrap
 import time
 import urllib.request
 
@@ -12,6 +15,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from methods.backends import load_generator
+from tests.tabs.conftest import SHOTS
 
 LIBRARY_TEXT = re.compile(r"Traceback|Error\b|Exception|errno|/root|/tmp|/etc|site-packages|\.py\b")
 CVAE = "digits cVAE (offline)"
@@ -137,3 +141,41 @@ def test_one_run_per_session_and_light_actions_are_served_meanwhile(client, app_
     print(f"slider renders during a run: n={len(latencies)}, median {np.median(latencies):.3f} s")
     assert rendered == len(latencies) >= 5
     _serves(app_url)
+
+
+def test_a_run_whose_visitor_left_gives_the_slot_back(app_url):
+    """A visitor starts a long run and their script is killed: the server stops that run (its log says why), and the
+    next visitor's run starts without waiting for the abandoned one."""
+    log = SHOTS / "app-test_hostile.log"
+    said_before = log.read_text().count("its visitor left")
+    # about a minute of training if nothing stopped it, far past the log poll below
+    leaving = textwrap.dedent(f"""
+        import time
+        from gradio_client import Client
+        job = Client({app_url!r}, verbose=False).submit({CVAE!r}, "0", "uniform noise", 100, 1, 10000, 0, "", "", "", "",
+                                                         "full", api_name="/amnesia_forget")
+        while job.status().code.name != "PROGRESS":
+            time.sleep(0.1)
+        print("running", flush=True)
+        time.sleep(600)
+    """)
+    visitor = subprocess.Popen([sys.executable, "-c", leaving], stdout=subprocess.PIPE, text=True)
+    try:
+        assert visitor.stdout.readline().strip() == "running"
+        time.sleep(1.0)  # the run is in the worker, training
+    finally:
+        visitor.kill()
+        visitor.wait()
+    deadline = time.monotonic() + 30
+    while log.read_text().count("its visitor left") == said_before:
+        assert time.monotonic() < deadline, "the abandoned run was not stopped:\n" + log.read_text()[-2000:]
+        time.sleep(0.2)
+    nxt = Client(app_url, verbose=False).submit(CVAE, "1", "uniform noise", 100, 1, 100, 0, "", "", "", "", "full",
+                                                api_name="/amnesia_forget")
+    seen = set()
+    while not nxt.done():
+        seen.update(p.desc or "" for p in nxt.status().progress_data or ())
+        time.sleep(0.05)
+    shown = nxt.result(timeout=120)
+    assert shown[STATUS].startswith("Done"), shown[STATUS]
+    assert not any("Waiting for the training slot" in desc for desc in seen), seen
