@@ -16,6 +16,8 @@ from methods.erasers import ERASERS, compare_erasers
 
 ROOT = Path(__file__).resolve().parents[2]
 JUDGED = dict(eval_per_concept=8, others_limit=2)
+# Selective Amnesia's quick sampler (6 steps): the original's judged rows are then the ones its runs read from the cache
+SAMPLER = dict(sample_steps=6)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,7 @@ def _changed(before: dict, after: torch.nn.Module) -> set[str]:
 
 def test_uce_erases_a_prompt_in_closed_form_and_keeps_its_neighbour(emoji, tmp_path):
     before = {k: v.clone() for k, v in emoji.module.state_dict().items()}
-    config = uce.UCEConfig.for_model("emoji-sd", uce.PRESETS["quick"], forget=("a cat",), surrogate="a dog")
+    config = uce.UCEConfig.for_model("emoji-sd", uce.PRESETS["quick"], forget=("a cat",), surrogate="a dog", **SAMPLER)
     assert "a cat" not in config.preserve and "a tiger" in config.preserve and len(config.preserve) == 34
     result = uce.erase(emoji, config, out_dir=tmp_path, **JUDGED)
     judged = result.report["judged"]
@@ -45,7 +47,7 @@ def test_uce_erases_a_prompt_in_closed_form_and_keeps_its_neighbour(emoji, tmp_p
 
 def test_esd_x_fine_tunes_only_cross_attention_and_erases(emoji):
     before = {k: v.clone() for k, v in emoji.module.state_dict().items()}
-    config = esd.ESDConfig.for_model("emoji-sd", esd.PRESETS["quick"], forget=("a cat",), iterations=40)
+    config = esd.ESDConfig.for_model("emoji-sd", esd.PRESETS["quick"], forget=("a cat",), iterations=40, **SAMPLER)
     assert config.negative_guidance == 1.0 and config.train_method == "xattn"
     result = esd.erase(emoji, config, **JUDGED)
     cat = result.report["judged"]["forgotten"]["cat"]
@@ -57,7 +59,7 @@ def test_esd_x_fine_tunes_only_cross_attention_and_erases(emoji):
 
 
 def test_several_prompts_at_once_and_bad_prompts_in_plain_words(emoji):
-    config = uce.UCEConfig.for_model("emoji-sd", forget=("a cat", "a rocket"), surrogate="a dog")
+    config = uce.UCEConfig.for_model("emoji-sd", forget=("a cat", "a rocket"), surrogate="a dog", **SAMPLER)
     assert "a rocket" not in config.preserve and "a cat" not in config.preserve
     result = uce.erase(emoji, config, eval_per_concept=4, others_limit=0)  # both erased outright: 4 seeds tell
     forgotten = result.report["judged"]["forgotten"]
