@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from pytorch_msssim import ms_ssim, ssim
-from .errors import InputError
+from .errors import InputError, shown
 
 # pytorch-msssim asserts min(H, W) > (win_size - 1) * 16 for its four down-samplings, so the
 # standard 11-px window needs > 160 px. Two ways to run it on 64-px faces:
@@ -25,7 +25,7 @@ def ms_ssim_similarity(x: torch.Tensor, y: torch.Tensor, mode: str = "native") -
     if mode == "native":
         win = 3 if min(x.shape[-2:]) <= 160 else 11
         return ms_ssim(x01, y01, data_range=1.0, size_average=False, win_size=win)
-    raise InputError(f"unknown MS-SSIM mode '{mode}' (choose from {MSSSIM_MODES})")
+    raise InputError(f"unknown MS-SSIM mode '{shown(mode, 24)}' (choose from {MSSSIM_MODES})")
 
 
 @torch.no_grad()

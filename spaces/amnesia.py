@@ -30,6 +30,10 @@ from spaces.common import (
     result_table,
     user_errors,
     wired,
+    verdict_markdown,
+    markdown_text,
+    CheckedNumber,
+    precomputed_example,
 )
 from spaces.models import clip_judge_model, offered_models, resolve_model
 from methods.errors import InputError
@@ -145,7 +149,7 @@ def build() -> None:
                 gamma = config_slider(Config, "gamma", "γ — replay weight")
                 steps = config_slider(Config, "steps", "Steps", value=_preset_config(DEFAULT_MODEL_KIND, "quick").steps,
                                       info="full: cVAE 10k (official), DDPM 1500 (CPU budget)")
-                seed = gr.Number(Config.default("seed"), label="Seed", precision=0, minimum=0)
+                seed = CheckedNumber(Config.default("seed"), label="Seed", precision=0, minimum=0)
             with gr.Accordion("How it works", open=False):
                 gr.Markdown(HOW)
             with gr.Accordion("What do these mean?", open=False):
@@ -293,7 +297,7 @@ def forget_concept(model: str, forget: Any, surrogate: Any, lmbda: Any, gamma: A
 @user_errors(outputs=(*RESULT_OUTPUTS, "model", *MODEL_CONTROLS), status="status")
 def show_example(title: str):
     """A precomputed example: its result at once, and the model and inputs that made it (so Forget computes it live)."""
-    result, extra = precomputed_examples("amnesia")[title]
+    result, extra = precomputed_example("amnesia", title)
     inputs = extra["inputs"]
     kind = inputs.get("model", DEFAULT_MODEL_KIND)
     label = next(k for k, v in MODELS.items() if v == kind)
@@ -318,7 +322,7 @@ def _digit_outputs(result: RunResult, forget: str, status: str) -> dict[str, Any
     width = ["46%"] + [f"{54 // len(result.columns)}%"] * len(result.columns)
     return {**_grids(result, mark, tile=36, label_width=110),
             "metrics": result_table(result, "metric (digits classifier)", column_widths=width),
-            "downloads": [str(f) for f in result.files], "status": status, "verdict": f"**{result.verdict}**",
+            "downloads": [str(f) for f in result.files], "status": status, "verdict": verdict_markdown(result.verdict),
             **_extra_rows(result, mark)}
 
 
@@ -347,6 +351,9 @@ def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, rep
     if len(rewordings) > MAX_PARAPHRASES or any(len(line) > 200 for line in rewordings):
         raise InputError(f"give at most {MAX_PARAPHRASES} rewordings, each under 200 characters")
     model = resolve_model(sd_model)  # from the operator's list, never a path a visitor typed
+    forget_prompt = check_prompt(forget_prompt, "forget")  # plain words and a bounded length before anything runs
+    surrogate_prompt = check_prompt(surrogate_prompt, "surrogate") if (surrogate_prompt or "").strip() else ""
+    replay = "\n".join(check_prompt(p, "replay") for p in str(replay or "").splitlines() if p.strip())
     parameters = StableDiffusionBackend.unet_parameters(model)  # before any weights are downloaded or read
     if parameters > CPU_PARAMETER_LIMIT and not gpu_available():
         raise BackendError(f"this UNet has {parameters / 1e6:.0f} M parameters: fine-tuning it needs a GPU, and this "
@@ -358,12 +365,12 @@ def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, rep
     # the pipeline loads in the worker (its memory goes when the run ends); the prompts are checked there too
     attack = {"attack": True, "judge_model": clip_judge_model(), "paraphrases": rewordings} if with_attack else {}
     result = SLOT.run(request, progress, sa.forget, GeneratorRef(SD, source=model), config, **attack, estimate_s=120.0)
-    done = (f"Done: '{config.forget}' → '{config.surrogate}' in {result.report['wall_s']:.1f} s. "
+    done = (f"Done: '{markdown_text(config.forget)}' → '{markdown_text(config.surrogate)}' in {result.report['wall_s']:.1f} s. "
             "The UNet's files are below (the rest of the pipeline is the base model's).")
     short = {k: (k if len(k) <= 18 else k[:17] + "…") for k in result.galleries["before"]}
     return {**_grids(result, short, tile=96, label_width=190),
             "metrics": result_table(result, "metric (no classifier offline: change and cost)"),
-            "downloads": [str(f) for f in result.files], "status": done, "verdict": f"**{result.verdict}**",
+            "downloads": [str(f) for f in result.files], "status": done, "verdict": verdict_markdown(result.verdict),
             **_extra_rows(result, short, "prompt")}
 
 
@@ -437,7 +444,7 @@ def _compare_outputs(result: RunResult, status: str) -> dict[str, Any]:
             "after": labelled_rows(result.galleries["after"], tile=48, label_width=230),
             "metrics": result_table(result, "metric (the emoji judge)", column_widths=width),
             "downloads": [str(f) for f in result.files], "status": status,
-            "verdict": f"**{result.verdict}**", "extra_title": "", "extra": gr.Image(value=None, visible=False)}
+            "verdict": verdict_markdown(result.verdict), "extra_title": "", "extra": gr.Image(value=None, visible=False)}
 
 
 def _emoji_outputs(result: RunResult, forget: str, status: str) -> dict[str, Any]:
@@ -447,7 +454,7 @@ def _emoji_outputs(result: RunResult, forget: str, status: str) -> dict[str, Any
     width = ["52%"] + [f"{48 // len(result.columns)}%"] * len(result.columns)
     return {**_grids(result, mark, tile=48, label_width=180),
             "metrics": result_table(result, "metric (the emoji judge)", column_widths=width),
-            "downloads": [str(f) for f in result.files], "status": status, "verdict": f"**{result.verdict}**",
+            "downloads": [str(f) for f in result.files], "status": status, "verdict": verdict_markdown(result.verdict),
             **_extra_rows(result, mark, "prompt")}
 
 

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from methods.runtime import Cancelled, Preset, RunResult, load_display, ui_bounds
 from spaces.worker import Job, TrainingQueue, WorkerFailed
-from methods.errors import InputError
+from methods.errors import MARKUP, InputError
 
 log = logging.getLogger("unlearning_studio")
 RUNS_ROOT = Path(os.environ.get("UNLEARNING_STUDIO_RUNS", Path(tempfile.gettempdir()) / "unlearning-studio-runs"))
@@ -33,13 +33,31 @@ def _message(exc: BaseException, where: str) -> str:
         return "Run cancelled. Nothing was changed; start again when ready."
     if isinstance(exc, InputError):
         log.info("refused in %s (%s)", where, type(exc).__name__)  # one line; what the visitor sent is not logged
-        return str(exc)
+        return str(exc)  # a visitor's words in it come through methods.errors.shown: bounded, no markup
     if isinstance(exc, WorkerFailed):
         return f"The run stopped: {exc}."
     if isinstance(exc, MemoryError):
         return "Out of memory: try fewer samples or a smaller batch."
     log.exception("unexpected error in %s", where)  # a bug: the traceback goes to the server log only
     return "Something went wrong on our side, not with your input. The details are in the server log; please try again."
+
+
+_MARKUP = str.maketrans({c: f"&#{ord(c)};" for c in MARKUP})
+
+
+def markdown_text(text: str) -> str:
+    """``text`` shown as it is in a Markdown output (a verdict naming a visitor's prompt): control and formatting
+    characters dropped, and the characters Markdown or HTML would act on written as entities (they read the same;
+    nothing a visitor typed becomes markup)."""
+    import unicodedata
+
+    kept = "".join(ch for ch in str(text) if unicodedata.category(ch)[0] != "C" or ch in "\n\t")
+    return kept.translate(_MARKUP)
+
+
+def verdict_markdown(verdict: str) -> str:
+    """A run's verdict as the tabs show it: in bold, its words escaped (a prompt or name in it is the visitor's)."""
+    return f"**{markdown_text(verdict)}**"
 
 
 def user_errors(fn: Optional[Callable] = None, *, outputs: Sequence[str] = (), status: Optional[str] = None) -> Callable:
@@ -170,6 +188,15 @@ def precomputed_examples(tab: str) -> dict[str, tuple[RunResult, dict[str, Any]]
     return examples
 
 
+def precomputed_example(tab: str, title: Any) -> tuple[RunResult, dict[str, Any]]:
+    """One of the tab's precomputed examples by its title; a plain refusal for any other title (the example buttons
+    send their own titles; an API caller may send anything)."""
+    examples = precomputed_examples(tab)
+    if not isinstance(title, str) or title not in examples:
+        raise InputError("there is no such example: press one of the example buttons")
+    return examples[title]
+
+
 def example_status(button: str) -> str:
     """The status line while a precomputed example is shown."""
     return f"Precomputed example shown: press **{button}** to compute it live."
@@ -177,15 +204,45 @@ def example_status(button: str) -> str:
 
 def example_verdict(result: RunResult, extra: dict[str, Any]) -> str:
     """A shown example's headline: its verdict, and a line on what it is (precomputed, how, how long live)."""
-    return (f"**{result.verdict}**\n\n*Precomputed example ({extra['title']}): computed in {extra['seconds']:.0f} s on "
+    return (f"{verdict_markdown(result.verdict)}\n\n*Precomputed example ({extra['title']}): computed in {extra['seconds']:.0f} s on "
             f"a 2-core CPU by `{extra['command']}`, seed {extra['seed']}.*")
+
+
+class CheckedSlider(gr.Slider):
+    """A slider whose value reaches the handler as it was sent: the handler checks it against the config's bounds (the
+    same ones the slider shows) and answers a bad one in plain words. Gradio's own check would answer an API caller's
+    'abc', None or NaN with its generic error text or an empty error, before the handler could say anything."""
+
+    is_template = True  # drawn by Gradio's own slider
+
+    def preprocess(self, payload: Any) -> Any:
+        return payload
+
+
+class CheckedNumber(gr.Number):
+    """A number box whose value the handler checks (see :class:`CheckedSlider`)."""
+
+    is_template = True
+
+    def preprocess(self, payload: Any) -> Any:
+        return payload
+
+
+class CheckedRadio(gr.Radio):
+    """A radio whose value the handler checks against its choices (see :class:`CheckedSlider`): a choice an API caller
+    made up gets the handler's plain refusal, not Gradio's list of choices and Python types."""
+
+    is_template = True
+
+    def preprocess(self, payload: Any) -> Any:
+        return payload
 
 
 def config_slider(config_cls: type, name: str, label: str, value: Any = None, **kwargs: Any) -> gr.Slider:
     """A slider whose range, step and default are the config field's (declared once, in the config); ``value``: a
-    preset's value instead of the default."""
+    preset's value instead of the default. Its handler checks what it receives against the same bounds."""
     low, high, step = ui_bounds(config_cls, name)
-    return gr.Slider(low, high, config_cls.default(name) if value is None else value, step=step, label=label, **kwargs)
+    return CheckedSlider(low, high, config_cls.default(name) if value is None else value, step=step, label=label, **kwargs)
 
 
 def preset_choices(presets: dict[str, Preset], seconds: Callable[[Preset], float]) -> list[tuple[str, str]]:
@@ -197,7 +254,7 @@ def preset_choices(presets: dict[str, Preset], seconds: Callable[[Preset], float
 def preset_radio(presets: dict[str, Preset], seconds: Callable[[Preset], float], elem_id: str) -> gr.Radio:
     """Quick (the default) or Full, one click away; choosing one sets the settings below (its handler's job)."""
     choices = preset_choices(presets, seconds)
-    return gr.Radio(choices, value=choices[0][1], label="Preset", elem_id=elem_id,
+    return CheckedRadio(choices, value=choices[0][1], label="Preset", elem_id=elem_id,
                     info="Quick: a result in seconds, a little less exact. Full: the benchmarked settings.")
 
 

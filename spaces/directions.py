@@ -15,10 +15,11 @@ from methods import directions as dirs
 from methods.backends import DEFAULT_FACE_GENERATOR, load_generator
 from methods.runtime import to_uint8
 from methods.runtime.config import coerce_number
-from spaces.common import PRIVATE, labelled_rows, user_errors, wired
+from spaces.common import PRIVATE, CheckedNumber, CheckedSlider, labelled_rows, user_errors, wired
 from methods.errors import InputError
 
 MAX_SLIDERS = 20
+SHIFT_RANGE = (1.0, 20.0)  # the ±ε range slider's bounds, and so the most a direction's slider can reach
 STRIP_SEEDS, STRIP_COLUMNS = 6, 7
 MAX_SEED = 2**31 - 1
 DISPLAY = 320  # 64-px faces are shown up-scaled
@@ -49,19 +50,19 @@ def build() -> dict[str, Any]:
         with gr.Column(scale=2):
             face = gr.Image(label="Face", type="pil", interactive=False, buttons=[], height=DISPLAY, elem_id="dir-face")
             with gr.Row():
-                seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
+                seed = CheckedNumber(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
                 random_btn = gr.Button("Random face")
                 reset_btn = gr.Button("Reset sliders")
             with gr.Row():
-                count = gr.Slider(1, MAX_SLIDERS, 8, step=1, label="Directions shown")
-                max_shift = gr.Slider(1, 20, 6, step=0.5, label="Slider range ±ε")
+                count = CheckedSlider(1, MAX_SLIDERS, 8, step=1, label="Directions shown")
+                max_shift = CheckedSlider(*SHIFT_RANGE, 6, step=0.5, label="Slider range ±ε")
             info = gr.Markdown(elem_id="dir-info")
         with gr.Column(scale=3):
-            sliders = [gr.Slider(-6, 6, 0, step=0.1, label=f"direction {i + 1}", visible=i < 8, elem_id=f"dir-s{i}")
+            sliders = [CheckedSlider(-6, 6, 0, step=0.1, label=f"direction {i + 1}", visible=i < 8, elem_id=f"dir-s{i}")
                        for i in range(MAX_SLIDERS)]
     gr.Markdown("#### One direction on several faces")
     with gr.Row():
-        which = gr.Number(1, label="Direction #", precision=0, minimum=1, maximum=100)
+        which = CheckedNumber(1, label="Direction #", precision=0, minimum=1, maximum=100)
         strip_btn = gr.Button("Show strip")
         side = gr.Radio(["+ side", "− side"], value="+ side", label="Forget which side", info="the side of the direction to unlearn")
         use_btn = gr.Button("Use as feature → Features tab", variant="primary", elem_id="dir-use")
@@ -100,7 +101,7 @@ SLIDERS = tuple(f"slider{i}" for i in range(MAX_SLIDERS))
 def load_method(method_label: str, generator_name: str, upload_path: Optional[str], count: Any, max_shift: Any, seed: Any):
     """Load the directions of the chosen method (or an uploaded file) and reset the sliders."""
     n = int(coerce_number(count, 1, MAX_SLIDERS, "Directions shown", integer=True))
-    eps = coerce_number(max_shift, 0.5, 50, "Slider range")
+    eps = coerce_number(max_shift, *SHIFT_RANGE, "Slider range")
     seed = int(coerce_number(seed, 0, MAX_SEED, "Seed", integer=True))
     if generator_name != DEFAULT_FACE_GENERATOR:  # a name from the list, never a folder on the server
         raise InputError(f"unknown generator: this tab shows '{DEFAULT_FACE_GENERATOR}'")
@@ -134,7 +135,8 @@ def render_face(state: Optional[dict], seed: Any, *values: Any) -> Image.Image:
     """The face of ``seed`` moved by every slider (the live view)."""
     state = _require(state)
     seed = int(coerce_number(seed, 0, MAX_SEED, "Seed", integer=True))
-    coefficients = [coerce_number(v, -50, 50, "Slider value") for v in values]
+    # a direction's slider spans ±ε, at most the range slider's top: the handler checks the range the page offers
+    coefficients = [coerce_number(v, -SHIFT_RANGE[1], SHIFT_RANGE[1], "Slider value") for v in values]
     backend = load_generator(state["generator"])
     latent = dirs.shift_latent(backend.sample_latents(1, seed)[0], state["directions"], coefficients)
     return _face_image(backend, latent)
@@ -152,7 +154,7 @@ def show_strip(state: Optional[dict], which: Any, max_shift: Any):
     state = _require(state)
     k = len(state["directions"])
     index = int(coerce_number(which, 1, k, "Direction #", integer=True)) - 1
-    eps = coerce_number(max_shift, 0.5, 50, "Slider range")
+    eps = coerce_number(max_shift, *SHIFT_RANGE, "Slider range")
     backend = load_generator(state["generator"])
     images = to_uint8(dirs.direction_strip(backend, state["directions"][index], list(range(STRIP_SEEDS)), eps,
                                            columns=STRIP_COLUMNS))

@@ -37,6 +37,9 @@ from spaces.common import (
     result_table,
     user_errors,
     wired,
+    verdict_markdown,
+    CheckedNumber,
+    precomputed_example,
 )
 from methods.errors import InputError
 
@@ -147,11 +150,11 @@ def build() -> dict[str, Any]:
             with gr.Accordion("Settings", open=False):
                 steps = config_slider(Config, "steps", "Fine-tuning steps", value=QUICK.settings["steps"])
                 batch = config_slider(Config, "batch_size", "Batch size", value=QUICK.settings["batch_size"])
-                lr = gr.Number(QUICK.settings["lr"], label="Learning rate (Adam)")
+                lr = CheckedNumber(QUICK.settings["lr"], label="Learning rate (Adam)")
                 alpha = config_slider(Config, "alpha", "α — weight of the unlearning terms")
                 thr = gr.Radio(list(fu.THRESHOLDS), value=Config.default("threshold"), label="Threshold t",
                                info="mean projection of all labels (the paper) or midpoint of the two class means")
-                run_seed = gr.Number(Config.default("seed"), label="Run seed", precision=0, minimum=0, maximum=MAX_SEED)
+                run_seed = CheckedNumber(Config.default("seed"), label="Run seed", precision=0, minimum=0, maximum=MAX_SEED)
                 probe = gr.Checkbox(QUICK.options["probe"], label="Adversarial probe (PGD on z tries to bring the feature back)")
                 base_file = gr.File(label="Start from an unlearned generator.safetensors (optional)",
                                     file_types=[".safetensors"], type="filepath")
@@ -324,7 +327,7 @@ def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, ba
 @user_errors(outputs=(*RESULT_OUTPUTS, "feature_name", *PAGE_OUTPUTS), status="status")
 def show_example(title: str):
     """A precomputed example: its result at once, and the labelling and name that made it (ready to re-run)."""
-    result, extra = precomputed_examples("features")[title]
+    result, extra = precomputed_example("features", title)
     labels = LabelSet.load(EXAMPLES_ROOT / "features" / extra["slug"] / "labels.json")
     return {**_outputs(result, example_status("Unlearn")), "verdict": example_verdict(result, extra),
             "feature_name": extra["inputs"]["feature"], **_show(min(labels.pages), labels)}
@@ -335,4 +338,4 @@ def _outputs(result: RunResult, status: str) -> dict[str, Any]:
     return {"with_img": labelled_rows(result.galleries["with the feature"]),
             "without_img": labelled_rows(result.galleries["without the feature"]),
             "metrics": result_table(result, "metric", column_widths=["46%", "18%", "18%", "18%"]),  # the 4th column on screen
-            "downloads": [str(f) for f in result.files], "status": status, "verdict": f"**{result.verdict}**"}
+            "downloads": [str(f) for f in result.files], "status": status, "verdict": verdict_markdown(result.verdict)}

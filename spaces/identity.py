@@ -27,6 +27,9 @@ from spaces.common import (
     result_table,
     user_errors,
     wired,
+    verdict_markdown,
+    CheckedNumber,
+    precomputed_example,
 )
 from methods.errors import InputError
 
@@ -100,7 +103,7 @@ def build() -> None:
                 distance = config_slider(Config, "d", "UFO distance d",
                                          info="in units of a typical face's distance from the average face")
                 with_baseline = gr.Checkbox(PRESETS["quick"].options["compare_baseline"], label="Also run the paper's baseline (target = average face)")
-                seed = gr.Number(Config.default("seed"), label="Seed", precision=0, minimum=0)
+                seed = CheckedNumber(Config.default("seed"), label="Seed", precision=0, minimum=0)
             with gr.Accordion("How it works", open=False):
                 gr.Markdown(HOW)
             with gr.Accordion("What do these mean?", open=False):
@@ -155,7 +158,7 @@ RESULT_OUTPUTS = ("pipeline", "views", "preservation", "metrics", "downloads", "
 @user_errors(outputs=(*RESULT_OUTPUTS, "photo"), status="status")
 def show_example(title: str):
     """A precomputed example: its result at once, and its photo in the upload box (ready to run live)."""
-    result, extra = precomputed_examples("identity")[title]
+    result, extra = precomputed_example("identity", title)
     return {**_outputs(result, example_status("Unlearn this person")), "verdict": example_verdict(result, extra),
             "photo": str(EXAMPLES_ROOT / "identity" / extra["slug"] / "photo.png")}
 
@@ -169,7 +172,7 @@ def _outputs(result: RunResult, status: str) -> dict[str, Any]:
             "views": labelled_rows(g["the person's images"], tile=80, label_width=150),
             "preservation": labelled_rows(g["random faces"], tile=80, label_width=150),
             "metrics": result_table(result, "metric (dlib)", column_widths=widths),
-            "downloads": [str(f) for f in result.files], "status": status, "verdict": f"**{result.verdict}**",
+            "downloads": [str(f) for f in result.files], "status": status, "verdict": verdict_markdown(result.verdict),
             **_attack_outputs(result)}
 
 

@@ -189,6 +189,9 @@ def worker_main(fd: int) -> None:
         _send(conn, ("refused", str(exc)))
     except MemoryError:
         _send(conn, ("refused", "Out of memory: try fewer steps or a smaller batch."))
+    except (BrokenPipeError, ConnectionResetError):  # the server stopped waiting (it ended): nobody to answer
+        log.info("run abandoned: the server is gone")
+        return
     except BaseException as exc:  # a bug: the traceback goes to the server log (this process's stderr)
         log.exception("run failed in the worker")
         _send(conn, ("failed", type(exc).__name__))

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Optional
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from ..errors import InputError
+from ..errors import InputError, shown
 
 WEIGHTS_FILE = "generator.safetensors"
 CONFIG_FILE = "config.json"
@@ -158,7 +158,7 @@ class GeneratorBackend(ABC):
             raise InputError(f"'{self.name}' is not a conditional generator")
         if str(condition) in self.conditions:
             return self.conditions.index(str(condition))
-        raise InputError(f"'{condition}' is not a concept of '{self.name}' (known: {', '.join(self.conditions)})")
+        raise InputError(f"'{shown(condition)}' is not a concept of '{self.name}' (known: {', '.join(self.conditions)})")
 
     # --- persistence --------------------------------------------------------------------
     def save(self, directory: Path, provenance: Optional[dict[str, Any]] = None) -> list[Path]:

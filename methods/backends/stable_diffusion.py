@@ -314,8 +314,7 @@ def _unavailable(model: str | Path, exc: Exception) -> BackendError:
     reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0].split(". ")[0][:160]
     return BackendError(
         f"Stable Diffusion weights for '{model}' are not available here ({reason}). They download from the "
-        "Hugging Face Hub on a machine with a network (several GB; a GPU is needed to fine-tune them), "
-        "or give the path of a local diffusers pipeline folder."
+        "Hugging Face Hub on a machine with a network (several GB; a GPU is needed to fine-tune them)."
     )
 
 

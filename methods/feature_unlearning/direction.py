@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save_file
 
 from ..backends import GeneratorBackend
 from .config import THRESHOLDS
-from ..errors import InputError
+from ..errors import InputError, shown
 
 DIRECTION_FILE = "direction.safetensors"
 
@@ -32,7 +32,7 @@ def threshold(positives: torch.Tensor, negatives: torch.Tensor, z_e: torch.Tenso
         return float(projection(torch.cat([positives, negatives]), z_e).mean())
     if mode == "midpoint":
         return float((projection(positives, z_e).mean() + projection(negatives, z_e).mean()) / 2)
-    raise InputError(f"threshold must be one of {THRESHOLDS}, not '{mode}'")
+    raise InputError(f"threshold must be one of {THRESHOLDS}, not '{shown(mode, 24)}'")
 
 
 @dataclass

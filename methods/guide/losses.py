@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -11,28 +12,45 @@ from torch import nn
 
 from ..backends import BackendError
 from ..image_metrics import ms_ssim_similarity
+from ..runtime.cache import download_worth_trying, remember_download_failed
 from .config import GuideConfig
+
+
+ALEXNET_FILE = "alexnet-owt-7be5be79.pth"  # torchvision's AlexNet weights, which LPIPS's backbone loads
+FACENET_FILE = "20180402-114759-vggface2.pt"  # facenet-pytorch's VGGFace2 weights (torch hub's checkpoints folder)
 
 
 @functools.lru_cache(maxsize=1)
 def lpips_model():
-    """LPIPS (AlexNet) if torchvision's AlexNet weights can be had (cached or downloadable), else None."""
+    """LPIPS (AlexNet) if torchvision's AlexNet weights can be had (cached or downloadable), else None. A failed
+    download is remembered for a day, so an offline machine does not try again at every start."""
+    checkpoint = Path(torch.hub.get_dir()) / "checkpoints" / ALEXNET_FILE
+    if not checkpoint.is_file() and not download_worth_trying("alexnet"):
+        return None
     try:
         import lpips
 
         return lpips.LPIPS(net="alex", verbose=False).eval().requires_grad_(False)
     except Exception:  # offline: the backbone download fails (URLError/OSError/RuntimeError)
+        if not checkpoint.is_file():
+            remember_download_failed("alexnet")
         return None
 
 
 @functools.lru_cache(maxsize=1)
 def identity_model():
-    """facenet-pytorch's InceptionResnetV1 (VGGFace2) if its weights can be had, else None (offline)."""
+    """facenet-pytorch's InceptionResnetV1 (VGGFace2) if its weights can be had, else None (offline; a failed download
+    is remembered for a day, as LPIPS's)."""
+    checkpoint = Path(torch.hub.get_dir()) / "checkpoints" / FACENET_FILE
+    if not checkpoint.is_file() and not download_worth_trying("facenet-vggface2"):
+        return None
     try:
         from facenet_pytorch import InceptionResnetV1
 
         return InceptionResnetV1(pretrained="vggface2").eval().requires_grad_(False)
     except Exception:
+        if not checkpoint.is_file():
+            remember_download_failed("facenet-vggface2")
         return None
 
 

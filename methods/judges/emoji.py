@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ..datasets.emoji import concept_in
-from ..errors import InputError
+from ..errors import InputError, shown
 
 if TYPE_CHECKING:
     from ..backends import GeneratorBackend
@@ -77,7 +77,7 @@ class EmojiJudge:
         knows every concept)."""
         concept = concept_in(prompt, self.names)
         if concept is None:
-            raise InputError(f"the judge knows no single concept in '{prompt[:60]}'")
+            raise InputError(f"the judge knows no single concept in '{shown(prompt)}'")
         return self.probabilities(images)[:, self.names.index(concept)].numpy()
 
 

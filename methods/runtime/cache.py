@@ -66,3 +66,27 @@ def _write(path: Path, write: Callable[[Path], None]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     write(tmp)
     os.replace(tmp, path)
+
+
+DOWNLOAD_RETRY_S = 24 * 3600  # weights that could not be downloaded are asked for again a day later, not at every start
+
+
+def download_worth_trying(name: str) -> bool:
+    """False if a download of ``name`` failed here less than :data:`DOWNLOAD_RETRY_S` ago (no network): the process
+    then goes without it at once instead of waiting on the network again, and logs nothing."""
+    import time
+
+    try:
+        return time.time() - (CACHE_ROOT / "unreachable" / name).stat().st_mtime > DOWNLOAD_RETRY_S
+    except OSError:
+        return True
+
+
+def remember_download_failed(name: str) -> None:
+    """Note that ``name`` could not be downloaded now (see :func:`download_worth_trying`)."""
+    marker = CACHE_ROOT / "unreachable" / name
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Optional
-from ..errors import InputError
+from ..errors import InputError, shown
 
 
 def bounded(default: Any, low: float, high: float, label: str, *, ui: Optional[tuple[float, float, float]] = None,
@@ -116,12 +116,14 @@ class BoundedConfig:
 
 def coerce_number(value: Any, low: float, high: float, label: str, integer: bool = False) -> float | int:
     """A number from untrusted input within [low, high], or ValueError with a plain message."""
+    if isinstance(value, bool):  # float(True) is 1.0, but a tick box is not a number
+        raise InputError(f"{label} must be a number")
     try:
         x = float(value)
     except (TypeError, ValueError, OverflowError):
         raise InputError(f"{label} must be a number") from None
     if not math.isfinite(x) or x < low or x > high:
-        raise InputError(f"{label} must be between {_num(low)} and {_num(high)} (got {value})")
+        raise InputError(f"{label} must be between {_num(low)} and {_num(high)} (got {shown(value, 24)})")
     if integer:
         if x != int(x):
             raise InputError(f"{label} must be a whole number")

@@ -8,7 +8,7 @@ from typing import Any, Optional
 from ..backends import GeneratorBackend
 from ..backends.stable_diffusion import CONCEPTS_FILE, LOCAL_MODELS, ConceptList
 from ..runtime.config import BoundedConfig, CpuCost, Preset, bounded, choice
-from ..errors import InputError
+from ..errors import InputError, shown
 
 TRAIN_METHODS = ("full", "xattn", "noxattn")
 CLIP_MAX_TOKENS = 77
@@ -71,7 +71,7 @@ class AmnesiaConfig(BoundedConfig):
         if len(names) < 2:
             raise InputError("forgetting needs at least two concepts (one to forget, one to keep)")
         if self.forget not in names:
-            raise InputError(f"'{self.forget}' is not a concept of '{backend.name}' (known: {', '.join(names)})")
+            raise InputError(f"'{shown(self.forget)}' is not a concept of '{backend.name}' (known: {', '.join(names)})")
         if not (self.surrogate == "noise" or (self.surrogate in names and self.surrogate != self.forget)):
             raise InputError("surrogate must be 'noise' or another concept than the forgotten one")
 

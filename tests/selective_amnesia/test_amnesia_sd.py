@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from methods import selective_amnesia as sa
+from methods.backends.stable_diffusion import EMOJI_SD_DIR
 from spaces.common import by_name
 from methods.backends import BackendError, load_generator
 from methods.backends.stable_diffusion import StableDiffusionBackend, offline_clip_tokenizer, tiny_pipeline
@@ -148,7 +149,21 @@ def test_the_tab_loads_only_models_from_the_operators_list(tiny_dir, monkeypatch
     out = by_name(tab.forget_concept, tab.forget_concept(sd_label, "0", "uniform noise", 50, 1, 5, 0, choice, "Brad Pitt",
                                                          "a man", "a dog", "xattn", request=None, progress=lambda *a, **k: None))
     assert out["status"] == f"⚠️ {models.NOT_OFFERED}"
-    assert f"{tiny_dir.name} (local)" in models.offered_models() and "CompVis/stable-diffusion-v1-4" in models.offered_models()
+    # offline, the listed Hub model is not offered (it cannot load): the operator's folder is
+    assert f"{tiny_dir.name} (local)" in models.offered_models() and "CompVis/stable-diffusion-v1-4" not in models.offered_models()
+
+
+def test_offline_the_list_offers_what_loads_and_a_listed_hub_model_is_refused_at_once(monkeypatch):
+    from spaces import models
+
+    monkeypatch.delenv(models.DIR_VARIABLE, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert models.offered_models() == {"emoji-sd (trained here)": str(EMOJI_SD_DIR)}  # nothing else can load here
+    with pytest.raises(ValueError) as refused:
+        models.resolve_model("CompVis/stable-diffusion-v1-4")
+    assert str(refused.value) == models.UNREACHABLE and "path" not in str(refused.value)
+    with pytest.raises(ValueError, match="not offered"):
+        models.resolve_model("owner/not-listed")
 
 
 @pytest.fixture(scope="module")

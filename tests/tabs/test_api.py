@@ -12,3 +12,21 @@ def test_api_lists_the_main_actions_only():
     assert not info["unnamed_endpoints"]
     labels = [p["label"] for p in info["named_endpoints"]["/identity_unlearn"]["parameters"]]
     assert labels[0].startswith("Photo of one person") and "Fine-tuning steps" in labels
+
+
+def test_private_events_answer_what_no_button_sends_in_plain_words():
+    from spaces import amnesia, features, identity
+    from spaces.common import by_name
+
+    for tab in (amnesia, features, identity):
+        for title in ("no such title", None, ["a list"]):
+            shown = by_name(tab.show_example, tab.show_example(title))
+            assert shown["status"] == "⚠️ there is no such example: press one of the example buttons", (tab, shown)
+
+
+def test_checked_components_are_drawn_by_gradios_own_and_hand_values_over_as_sent():
+    from spaces.common import CheckedNumber, CheckedRadio, CheckedSlider
+
+    slider, number, radio = CheckedSlider(0, 10, 5), CheckedNumber(1), CheckedRadio(["quick", "full"], value="quick")
+    assert (slider.get_block_name(), number.get_block_name(), radio.get_block_name()) == ("slider", "number", "radio")
+    assert [c.preprocess(v) for c, v in ((slider, "abc"), (number, None), (radio, "fastest"))] == ["abc", None, "fastest"]

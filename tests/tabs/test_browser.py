@@ -191,9 +191,15 @@ def test_amnesia_stable_diffusion_path(browser, app_url, tmp_path):
     page.locator("#sa-model input").click()
     page.get_by_role("option", name="Stable Diffusion", exact=False).click()
     page.wait_for_selector("#sa-sd-model input", state="visible", timeout=10_000)
-    # the default Hub model cannot download here: a message, not a traceback
+    # offline, the listed Hub model is not offered; typed in anyway, it is refused at once in plain words
+    page.locator("#sa-sd-model input").click()
+    page.get_by_role("option", name="tiny-sd (local)").wait_for(timeout=10_000)  # the list is open
+    assert page.get_by_role("option", name="CompVis/stable-diffusion-v1-4").count() == 0
+    page.keyboard.press("Escape")
+    _type_prompt(page, "sa-sd-model", "CompVis/stable-diffusion-v1-4")
     page.locator("#sa-run").click()
     page.wait_for_function("document.querySelector('#sa-status')?.innerText?.includes('not available here')", timeout=60_000)
+    assert "path" not in page.locator("#sa-status").inner_text()
     page.screenshot(path=str(SHOTS / "amnesia-sd-offline.png"), full_page=True)
     # a local pipeline folder runs the whole path (a tiny random-weight pipeline: plumbing, not pictures)
     page.locator("#sa-sd-model input").click()  # the operator's list, refreshed when Stable Diffusion was picked

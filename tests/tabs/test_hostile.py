@@ -10,7 +10,6 @@ import urllib.request
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
-from gradio_client.exceptions import AppError
 from PIL import Image
 from safetensors.torch import save_file
 
@@ -67,10 +66,15 @@ def test_settings_out_of_range_and_over_the_cpu_budget(client, tmp_path):
         _plain(status, "Page seed must be")
     status = client.predict(PAGE, 1000, 64, 1e-4, 1.0, "mean", 0, True, None, False, api_name="/features_unlearn")[STATUS]
     _plain(status, "limited to 5 min")
-    with pytest.raises(AppError) as refused:  # Gradio's own slider check answers first, in plain words too
-        client.predict(CVAE, "0", "uniform noise", 100, 1, 10**7, 0, "CompVis/stable-diffusion-v1-4", "", "", "", "full",
-                       api_name="/amnesia_forget")
-    _plain("⚠️ " + str(refused.value), "greater than maximum value")
+    # the handler answers every malformed setting itself, with the slider's own range (not Gradio's generic text)
+    for steps, says in [(10**7, "Steps must be between 5 and 20000"), ("abc", "Steps must be a number"),
+                        (None, "Steps must be a number"), (True, "Steps must be a number")]:
+        status = client.predict(CVAE, "0", "uniform noise", 100, 1, steps, 0, "", "", "", "", "full",
+                                api_name="/amnesia_forget")[STATUS]
+        _plain(status, says)
+    status = client.predict(CVAE, "0", "uniform noise", 100, 1, 100, 0, "", "", "", "", "full", "fastest",
+                            api_name="/amnesia_forget")[STATUS]
+    _plain(status, "preset must be one of: quick, full")
     ddpm = "digits diffusion, DDPM (offline)"
     status = client.predict(ddpm, "0", "uniform noise", 10, 1, 20_000, 0, "CompVis/stable-diffusion-v1-4", "", "", "",
                             "full", api_name="/amnesia_forget")[STATUS]
@@ -179,3 +183,37 @@ def test_a_run_whose_visitor_left_gives_the_slot_back(app_url):
     shown = nxt.result(timeout=120)
     assert shown[STATUS].startswith("Done"), shown[STATUS]
     assert not any("Waiting for the training slot" in desc for desc in seen), seen
+
+
+def test_what_a_visitor_typed_comes_back_bounded_and_inert(client):
+    """A megabyte, markup and control characters typed into a box come back short, escaped and without them; a tick
+    box's True is not a number."""
+    status = client.predict(CVAE, "x" * 1_000_000, "uniform noise", 100, 1, 100, 0, "", "", "", "", "full",
+                            api_name="/amnesia_forget")[STATUS]
+    _plain(status, "is not a concept")
+    assert len(status) < 300, len(status)
+    for typed in ["<img src=x onerror=alert(1)>", "a\x00b\x1b[31m\u202ec", "**bold** [link](http://x)"]:
+        status = client.predict(CVAE, typed, "uniform noise", 100, 1, 100, 0, "", "", "", "", "full",
+                                api_name="/amnesia_forget")[STATUS]
+        assert "is not a concept" in status, status
+        assert not any(bit in status for bit in ("<img", "\x00", "\x1b", "\u202e", "**bold**", "[link]")), status
+    status = client.predict(CVAE, "0", "uniform noise", True, 1, 100, 0, "", "", "", "", "full",
+                            api_name="/amnesia_forget")[STATUS]
+    _plain(status, "must be a number")
+
+
+def test_a_nan_seed_over_raw_http_gets_the_handlers_words(app_url):
+    """JSON's NaN (what a script may send) reaches the handler, which names the setting; never an empty error."""
+    import json
+
+    every_input = [CVAE, "0", "uniform noise", 100, 1, 100, float("nan"), "", "", "", "", "full", "quick", False, False, "",
+                   "selective_amnesia"]  # a raw call sends every input (gradio_client fills in the defaults)
+    body = json.dumps({"data": every_input}).encode()
+    request = urllib.request.Request(app_url + "gradio_api/call/amnesia_forget", data=body,
+                                     headers={"Content-Type": "application/json"})
+    event = json.loads(urllib.request.urlopen(request, timeout=30).read())["event_id"]
+    with urllib.request.urlopen(f"{app_url}gradio_api/call/amnesia_forget/{event}", timeout=60) as stream:
+        answer = stream.read().decode()
+    assert "event: complete" in answer, answer[-500:]
+    data = json.loads(answer.split("event: complete", 1)[1].split("data:", 1)[1].strip().splitlines()[0])
+    _plain(data[STATUS], "Seed must be between")
