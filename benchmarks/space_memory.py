@@ -5,12 +5,15 @@ Launches ``app.py`` (offline), waits for it to settle, then runs ``--rounds`` ro
 Amnesia on emoji-sd ('a cat' → 'a dog'), Features on a marked page, Identity on an example photo — all quick presets —
 and records the server process's RSS after each run (a few seconds after its answer, once Gradio has sent it).
 
-    python benchmarks/space_memory.py [--rounds 2] [--out benchmarks/results/space_memory.json]
+    python benchmarks/space_memory.py [--rounds 2] [--root DIR] [--out benchmarks/results/space_memory.json]
+
+``--root``: another checkout's app, measured the same way (the code before a change, say).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -43,10 +46,12 @@ def _rss_mb(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--root", type=Path, default=HERE)
     parser.add_argument("--out", type=Path, default=HERE / "benchmarks" / "results" / "space_memory.json")
     args = parser.parse_args()
-    out: dict = {"rounds": args.rounds, "runs": []}
-    with running_app(args.out.with_suffix(".log"), HF_HUB_OFFLINE="1") as (url, app):
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.root, capture_output=True, text=True).stdout.strip()
+    out: dict = {"root_commit": commit, "rounds": args.rounds, "runs": []}
+    with running_app(args.out.with_suffix(".log"), root=args.root, HF_HUB_OFFLINE="1") as (url, app):
         client = Client(url, verbose=False)
         time.sleep(20)  # the stand-by worker loads; the server has drawn its pages
         out["start_mb"] = _rss_mb(app.pid)
@@ -65,7 +70,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     lines = ["# The server's memory over runs", "",
-             f"`python benchmarks/space_memory.py --rounds {args.rounds}`: the app's own process (the workers excluded), "
+             f"`python benchmarks/space_memory.py --rounds {args.rounds}` (code at {commit}): the app's own process (the workers excluded), "
              f"resident memory {SETTLE_S:.0f} s after each quick run's answer.", "",
              f"Start (stand-by loaded, no run yet): **{out['start_mb']:.0f} MB**; after {len(out['runs'])} runs: "
              f"**{out['end_mb']:.0f} MB** ({out['growth_mb']:+.0f} MB).", "",

@@ -30,7 +30,7 @@ STATISTICS = {
 def image_statistics(images: torch.Tensor) -> dict[str, np.ndarray]:
     """Per-image statistics (N,) of images in [-1, 1]; landmark-based ones are NaN without a face."""
     x = (images.float() + 1) / 2
-    r, g, b = x[:, 0], x[:, 1], x[:, 2]
+    r, b = x[:, 0], x[:, 2]
     maxc, minc = x.max(1).values, x.min(1).values
     border = torch.cat([x[:, :, :6].flatten(2), x[:, :, -6:].flatten(2), x[:, :, :, :6].flatten(2), x[:, :, :, -6:].flatten(2)], 2)
     stats = {

@@ -1,7 +1,5 @@
 """Latent directions: A's constraints, SeFa against numpy, training beats the random-A baseline, CLI."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,7 @@ from methods.directions.describe import describe_directions
 from methods.directions.matrix import DirectionMatrix
 from methods.directions.sefa import sefa
 from methods.directions.trainer import VoynovConfig, reconstructor_accuracy, sample_shifts, shift_accuracy, train_voynov
+from tests.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,7 +88,7 @@ def test_shift_latent_and_files(dcgan, tmp_path):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "methods.directions", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return run_cli("methods.directions", *args)
 
 
 def test_cli_contract(tmp_path):

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from methods import esd, uce
 from methods.backends import load_generator
 from methods.erasers import ERASERS, compare_erasers
+from tests.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 JUDGED = dict(eval_per_concept=8, others_limit=2)
@@ -95,8 +96,8 @@ def test_uce_cli_writes_a_pipeline_the_sample_cli_draws(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "'a cat'" in done.stdout and (out / "model_index.json").is_file() and (out / uce.EDIT_FILE).is_file()
-    drawn = subprocess.run([sys.executable, "-m", "methods.sample", "--generator", str(out), "--prompt", "a cat", "--n", "2",
-                            "--out", str(tmp_path / "x.npz")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    drawn = run_cli("methods.sample", "--generator", str(out), "--prompt", "a cat", "--n", "2", "--out",
+                    str(tmp_path / "x.npz"))
     assert drawn.returncode == 0, drawn.stderr
     assert np.load(tmp_path / "x.npz")["images"].shape == (2, 32, 32, 3)
 

@@ -1,16 +1,15 @@
 """The command-line contracts: feature_unlearning writes a DIR that methods.sample can sample from."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
+from tests.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return run_cli(*args)
 
 
 def test_feature_unlearning_then_sample_round_trip(dcgan, mouth_labels, tmp_path):

@@ -1,8 +1,6 @@
 """GUIDE: UFO maths, neighbourhoods, a short real unlearning judged by dlib, the CLI contract, the tab."""
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import gradio as gr
@@ -17,6 +15,7 @@ from methods.guide.face_input import align_face, example_photos
 from methods.judges.faces import face_descriptors, identity_distance
 from methods.image_metrics import ssim_per_image
 from methods.guide.inversion import InversionConfig, invert
+from tests.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,8 +108,8 @@ def test_cli_contract_round_trip(tmp_path):
     photo = tmp_path / "face.jpg"
     Image.fromarray(data.astronaut()).save(photo)
     out = tmp_path / "run"
-    done = subprocess.run([sys.executable, "-m", "methods.guide", "--image", str(photo), "--out", str(out), "--steps", "10",
-                           "--n-random", "4", "--preset", "quick", "--attack"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = run_cli("methods.guide", "--image", str(photo), "--out", str(out), "--steps", "10", "--n-random", "4",
+                   "--preset", "quick", "--attack")
     assert done.returncode == 0, done.stderr[-2000:]
     assert {p.name for p in out.iterdir()} >= {"generator.safetensors", "config.json", "source_latent.npy", "report.json"}
     # the recovery attack's files: the photo first, then its views; each latent re-renders to the distance reported
@@ -129,21 +128,18 @@ def test_cli_contract_round_trip(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["method"] == "guide" and "id_source_before_vs_after" in report["evaluation"]
     for generator in (str(out), "digiface-dcgan"):  # W latents work for the unlearned and the original alike
-        sampled = subprocess.run([sys.executable, "-m", "methods.sample", "--generator", generator, "--latents",
-                                  str(out / "source_latent.npy"), "--out", str(tmp_path / "s.npz")], cwd=ROOT,
-                                 capture_output=True, text=True, timeout=300)
+        sampled = run_cli("methods.sample", "--generator", generator, "--latents", str(out / "source_latent.npy"),
+                          "--out", str(tmp_path / "s.npz"))
         assert sampled.returncode == 0, sampled.stderr[-1000:]
         assert np.load(tmp_path / "s.npz")["images"].shape == (1, 64, 64, 3)
-    inverted = subprocess.run([sys.executable, "-m", "methods.invert", "--image", str(photo), "--out", str(tmp_path / "w.npy"),
-                               "--steps", "20"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    inverted = run_cli("methods.invert", "--image", str(photo), "--out", str(tmp_path / "w.npy"), "--steps", "20")
     assert inverted.returncode == 0 and np.load(tmp_path / "w.npy").shape == (1, 8192)
     np.save(tmp_path / "bad.npy", np.zeros((1, 300), np.float32))
-    bad = subprocess.run([sys.executable, "-m", "methods.sample", "--generator", "digiface-dcgan", "--latents", str(tmp_path / "bad.npy"),
-                          "--out", str(tmp_path / "b.npz")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    bad = run_cli("methods.sample", "--generator", "digiface-dcgan", "--latents", str(tmp_path / "bad.npy"), "--out",
+                  str(tmp_path / "b.npz"))
     assert bad.returncode == 2 and "8192" in bad.stderr
     (tmp_path / "note.jpg").write_text("not a photo")
-    bad = subprocess.run([sys.executable, "-m", "methods.guide", "--image", str(tmp_path / "note.jpg"), "--out", str(tmp_path / "x")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    bad = run_cli("methods.guide", "--image", str(tmp_path / "note.jpg"), "--out", str(tmp_path / "x"))
     assert bad.returncode == 2 and "not an image" in bad.stderr and "Traceback" not in bad.stderr
 
 

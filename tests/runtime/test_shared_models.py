@@ -3,7 +3,6 @@ bit-identical and still where they were, with the same flags (requires_grad, .gr
 diffusion model's sampler steps); a run on a GPU reads a frozen copy on the device (runtime.on_device)."""
 import pytest
 import torch
-from torch import nn
 
 from methods import feature_unlearning as fu
 from methods import guide

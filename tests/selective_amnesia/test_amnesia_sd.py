@@ -1,7 +1,6 @@
 """Selective Amnesia on Stable Diffusion, offline: a tiny pipeline built from configs with CLIP's real
 tokenizer (from open_clip's vocabulary) runs the whole path — Fisher, forgetting, save, load, CLI, tab."""
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from spaces.common import by_name
 from methods.backends import BackendError, load_generator
 from methods.backends.stable_diffusion import StableDiffusionBackend, offline_clip_tokenizer, tiny_pipeline
 from methods.judges.clip import clip_judge
+from tests.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = dict(steps=15, lr=1e-3, fisher_samples=4, samples_per_concept=2, sample_steps=2,
@@ -104,12 +104,12 @@ def test_cli_on_a_local_pipeline(tiny_dir, tmp_path):
     cmd = [sys.executable, "-m", "methods.selective_amnesia", "--model", str(tiny_dir), "--forget", "Brad Pitt",
            "--surrogate", "a middle-aged man", "--steps", "5", "--fisher-samples", "2", "--samples-per-concept", "2",
            "--sample-steps", "2", "--replay-prompt", "a photo of a dog", "--train-method", "noxattn", "--out", str(out)]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = run_cli(*cmd[2:])
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((out / "report.json").read_text())
     assert report["settings"]["train_method"] == "noxattn" and report["steps"] == 5
     assert (out / "model_index.json").is_file()
-    bad = subprocess.run(cmd[:-6] + ["--out", str(tmp_path / "x"), "--forget", ""], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    bad = run_cli(*(cmd[:-6] + ["--out", str(tmp_path / "x"), "--forget", ""])[2:])
     assert bad.returncode == 2 and "empty" in bad.stderr and "Traceback" not in bad.stderr
 
 

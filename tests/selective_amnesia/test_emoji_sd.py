@@ -14,6 +14,7 @@ from methods import selective_amnesia as sa
 from methods.backends import load_generator
 from methods.backends.stable_diffusion import EMOJI_SD_DIR, StableDiffusionBackend, check_prompt
 from methods.judges.emoji import emoji_judge
+from tests.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 # a short run: the quick preset itself (60 steps) — its replay buffers, Fisher and the original's judged rates are then
@@ -115,14 +116,14 @@ def test_the_cli_runs_the_tabs_entry_and_prints_its_verdict(tmp_path):
     cmd = [sys.executable, "-m", "methods.selective_amnesia", "--model", "emoji-sd", "--forget", "a cat", "--surrogate", "a dog",
            "--preset", "quick", "--steps", "3", "--fisher-samples", "2", "--samples-per-concept", "2", "--sample-steps", "2",
            "--out", str(out)]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = run_cli(*cmd[2:])
     assert done.returncode == 0, done.stderr[-2000:]
     assert re.search(r"'a cat' is (not )?forgotten", done.stdout) and "neighbour 'a tiger' recognised" in done.stdout
     report = json.loads((out / "report.json").read_text())
     assert report["settings"]["batch_size"] == 8 and report["steps"] == 3  # the quick preset's batch, the flag's steps
     assert set(report["judged"]["neighbours"]) >= {"tiger", "lion"} and len(report["judged"]["others"]) == 3
     assert (out / "model_index.json").is_file() and "base_model: \"emoji-sd\"" in (out / "README.md").read_text()
-    bad = subprocess.run(cmd[:6] + ["a zebra"] + cmd[7:], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    bad = run_cli(*(cmd[:6] + ["a zebra"] + cmd[7:])[2:])
     assert bad.returncode == 2 and "never learnt" in bad.stderr and "Traceback" not in bad.stderr
 
 

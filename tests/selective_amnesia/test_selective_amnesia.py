@@ -1,8 +1,6 @@
 """Selective Amnesia: Fisher vs a slow reference, the EWC term, a real forgetting run, CLI, tab."""
 import json
 import re
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from methods.selective_amnesia.fisher import FISHER_CACHE
 from methods.backends import load_generator
 from methods.backends.digits import ConditionalVAE, DigitsCVAE
 from methods.judges.digits import class_probabilities
+from tests.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,7 +97,7 @@ def test_config_rejects_bad_settings(cvae, bad, message):
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return run_cli(*args)
 
 
 def test_cli_contract(tmp_path):
@@ -205,9 +204,8 @@ def test_latent_attack_finds_the_class_in_the_original_not_after_forgetting(cvae
     assert (norms <= np.sqrt(8) + 3 / np.sqrt(2) + 1e-4).all()
     # the saved latents re-render, through the CLI, to what the judge measured
     out = tmp_path / "again.npz"
-    done = subprocess.run([sys.executable, "-m", "methods.sample", "--generator", str(tmp_path), "--condition", "0",
-                           "--latents", str(tmp_path / "attack" / "latents.npy"), "--out", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    done = run_cli("methods.sample", "--generator", str(tmp_path), "--condition", "0", "--latents",
+                   str(tmp_path / "attack" / "latents.npy"), "--out", str(out))
     assert done.returncode == 0, done.stderr[-1000:]
     images = torch.from_numpy(np.load(out)["images"]).permute(0, 3, 1, 2).float() / 127.5 - 1
     assert float((class_probabilities(images)[:, 0] >= 0.5).float().mean()) <= 0.1
