@@ -57,21 +57,6 @@ LOADING_LIMIT_S = 300.0  # a fresh worker's preloading, before the run's own tim
 STANDBY_DELAY_S = 3.0
 
 
-TRIM_DELAY_S = 10.0
-
-
-def release_freed_memory() -> None:
-    """Hand the C heap's free pages back to the system. glibc keeps memory that large frees returned (a run's pictures,
-    tables and their encodings), so without this the server's resident memory only grows from run to run
-    (benchmarks/results/space_memory.md)."""
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to hand back this way
-        pass
-
-
 class WorkerFailed(RuntimeError):
     """The worker hit a bug (its traceback is in the server log) or ended without an answer."""
 
@@ -363,9 +348,6 @@ class TrainingQueue:
                     timer = threading.Timer(STANDBY_DELAY_S, self.warm_up)
                     timer.daemon = True
                     timer.start()
-            trim = threading.Timer(TRIM_DELAY_S, release_freed_memory)  # once Gradio has sent the run's pictures
-            trim.daemon = True
-            trim.start()
 
     def _follow(self, worker: Worker, ticket: _Ticket, progress: Callable[[float, str], None],
                 cancelled: Callable[[], bool]) -> Any:
