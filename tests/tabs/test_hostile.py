@@ -217,3 +217,12 @@ def test_a_nan_seed_over_raw_http_gets_the_handlers_words(app_url):
     assert "event: complete" in answer, answer[-500:]
     data = json.loads(answer.split("event: complete", 1)[1].split("data:", 1)[1].strip().splitlines()[0])
     _plain(data[STATUS], "Seed must be between")
+
+
+def test_the_servers_log_says_one_line_per_refusal_and_no_traceback():
+    """After every hostile request above (its uploads, values and echoes), the log holds one line per refusal and no
+    traceback: a refusal is the visitor's mistake, not the server's."""
+    log = (SHOTS / "app-test_hostile.log").read_text()
+    refusals = [line for line in log.splitlines() if " refused in " in line]
+    assert len(refusals) >= 10, log[-2000:]
+    assert "Traceback" not in log and all(line.endswith("Error)") for line in refusals), log[-2000:]
