@@ -32,7 +32,7 @@ from spaces.common import (
     wired,
     verdict_markdown,
     markdown_text,
-    CheckedNumber,
+    checked_by_handler,
     precomputed_example,
 )
 from spaces.models import clip_judge_model, offered_models, resolve_model
@@ -149,7 +149,7 @@ def build() -> None:
                 gamma = config_slider(Config, "gamma", "γ — replay weight")
                 steps = config_slider(Config, "steps", "Steps", value=_preset_config(DEFAULT_MODEL_KIND, "quick").steps,
                                       info="full: cVAE 10k (official), DDPM 1500 (CPU budget)")
-                seed = CheckedNumber(Config.default("seed"), label="Seed", precision=0, minimum=0)
+                seed = checked_by_handler(gr.Number(Config.default("seed"), label="Seed", precision=0, minimum=0))
             with gr.Accordion("How it works", open=False):
                 gr.Markdown(HOW)
             with gr.Accordion("What do these mean?", open=False):

@@ -208,41 +208,22 @@ def example_verdict(result: RunResult, extra: dict[str, Any]) -> str:
             f"a 2-core CPU by `{extra['command']}`, seed {extra['seed']}.*")
 
 
-class CheckedSlider(gr.Slider):
-    """A slider whose value reaches the handler as it was sent: the handler checks it against the config's bounds (the
-    same ones the slider shows) and answers a bad one in plain words. Gradio's own check would answer an API caller's
-    'abc', None or NaN with its generic error text or an empty error, before the handler could say anything."""
-
-    is_template = True  # drawn by Gradio's own slider
-
-    def preprocess(self, payload: Any) -> Any:
-        return payload
-
-
-class CheckedNumber(gr.Number):
-    """A number box whose value the handler checks (see :class:`CheckedSlider`)."""
-
-    is_template = True
-
-    def preprocess(self, payload: Any) -> Any:
-        return payload
-
-
-class CheckedRadio(gr.Radio):
-    """A radio whose value the handler checks against its choices (see :class:`CheckedSlider`): a choice an API caller
-    made up gets the handler's plain refusal, not Gradio's list of choices and Python types."""
-
-    is_template = True
-
-    def preprocess(self, payload: Any) -> Any:
-        return payload
+def checked_by_handler(component: Any) -> Any:
+    """``component`` (a slider, number box or radio) with its value handed to the handler as it was sent: the handler
+    checks it against the config's bounds or the preset list (the same ones the component shows) and answers a bad one
+    in plain words. Gradio's own check would answer an API caller's 'abc', None, NaN or made-up choice with its generic
+    error text, an empty error or its list of choices and Python types, before the handler could say anything.
+    Per instance rather than a subclass: Gradio writes a stub file beside any module that subclasses a component."""
+    component.preprocess = lambda payload: payload
+    return component
 
 
 def config_slider(config_cls: type, name: str, label: str, value: Any = None, **kwargs: Any) -> gr.Slider:
     """A slider whose range, step and default are the config field's (declared once, in the config); ``value``: a
     preset's value instead of the default. Its handler checks what it receives against the same bounds."""
     low, high, step = ui_bounds(config_cls, name)
-    return CheckedSlider(low, high, config_cls.default(name) if value is None else value, step=step, label=label, **kwargs)
+    return checked_by_handler(gr.Slider(low, high, config_cls.default(name) if value is None else value, step=step,
+                                        label=label, **kwargs))
 
 
 def preset_choices(presets: dict[str, Preset], seconds: Callable[[Preset], float]) -> list[tuple[str, str]]:
@@ -254,8 +235,8 @@ def preset_choices(presets: dict[str, Preset], seconds: Callable[[Preset], float
 def preset_radio(presets: dict[str, Preset], seconds: Callable[[Preset], float], elem_id: str) -> gr.Radio:
     """Quick (the default) or Full, one click away; choosing one sets the settings below (its handler's job)."""
     choices = preset_choices(presets, seconds)
-    return CheckedRadio(choices, value=choices[0][1], label="Preset", elem_id=elem_id,
-                    info="Quick: a result in seconds, a little less exact. Full: the benchmarked settings.")
+    return checked_by_handler(gr.Radio(choices, value=choices[0][1], label="Preset", elem_id=elem_id,
+                                       info="Quick: a result in seconds, a little less exact. Full: the benchmarked settings."))
 
 
 def chosen_preset(presets: dict[str, Preset], name: Any) -> Preset:

@@ -15,7 +15,7 @@ from methods import directions as dirs
 from methods.backends import DEFAULT_FACE_GENERATOR, load_generator
 from methods.runtime import to_uint8
 from methods.runtime.config import coerce_number
-from spaces.common import PRIVATE, CheckedNumber, CheckedSlider, labelled_rows, user_errors, wired
+from spaces.common import PRIVATE, checked_by_handler, labelled_rows, user_errors, wired
 from methods.errors import InputError
 
 MAX_SLIDERS = 20
@@ -50,19 +50,20 @@ def build() -> dict[str, Any]:
         with gr.Column(scale=2):
             face = gr.Image(label="Face", type="pil", interactive=False, buttons=[], height=DISPLAY, elem_id="dir-face")
             with gr.Row():
-                seed = CheckedNumber(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
+                seed = checked_by_handler(gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED))
                 random_btn = gr.Button("Random face")
                 reset_btn = gr.Button("Reset sliders")
             with gr.Row():
-                count = CheckedSlider(1, MAX_SLIDERS, 8, step=1, label="Directions shown")
-                max_shift = CheckedSlider(*SHIFT_RANGE, 6, step=0.5, label="Slider range ±ε")
+                count = checked_by_handler(gr.Slider(1, MAX_SLIDERS, 8, step=1, label="Directions shown"))
+                max_shift = checked_by_handler(gr.Slider(*SHIFT_RANGE, 6, step=0.5, label="Slider range ±ε"))
             info = gr.Markdown(elem_id="dir-info")
         with gr.Column(scale=3):
-            sliders = [CheckedSlider(-6, 6, 0, step=0.1, label=f"direction {i + 1}", visible=i < 8, elem_id=f"dir-s{i}")
+            sliders = [checked_by_handler(gr.Slider(-6, 6, 0, step=0.1, label=f"direction {i + 1}", visible=i < 8,
+                                                    elem_id=f"dir-s{i}"))
                        for i in range(MAX_SLIDERS)]
     gr.Markdown("#### One direction on several faces")
     with gr.Row():
-        which = CheckedNumber(1, label="Direction #", precision=0, minimum=1, maximum=100)
+        which = checked_by_handler(gr.Number(1, label="Direction #", precision=0, minimum=1, maximum=100))
         strip_btn = gr.Button("Show strip")
         side = gr.Radio(["+ side", "− side"], value="+ side", label="Forget which side", info="the side of the direction to unlearn")
         use_btn = gr.Button("Use as feature → Features tab", variant="primary", elem_id="dir-use")

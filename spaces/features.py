@@ -38,7 +38,7 @@ from spaces.common import (
     user_errors,
     wired,
     verdict_markdown,
-    CheckedNumber,
+    checked_by_handler,
     precomputed_example,
 )
 from methods.errors import InputError
@@ -150,11 +150,12 @@ def build() -> dict[str, Any]:
             with gr.Accordion("Settings", open=False):
                 steps = config_slider(Config, "steps", "Fine-tuning steps", value=QUICK.settings["steps"])
                 batch = config_slider(Config, "batch_size", "Batch size", value=QUICK.settings["batch_size"])
-                lr = CheckedNumber(QUICK.settings["lr"], label="Learning rate (Adam)")
+                lr = checked_by_handler(gr.Number(QUICK.settings["lr"], label="Learning rate (Adam)"))
                 alpha = config_slider(Config, "alpha", "α — weight of the unlearning terms")
                 thr = gr.Radio(list(fu.THRESHOLDS), value=Config.default("threshold"), label="Threshold t",
                                info="mean projection of all labels (the paper) or midpoint of the two class means")
-                run_seed = CheckedNumber(Config.default("seed"), label="Run seed", precision=0, minimum=0, maximum=MAX_SEED)
+                run_seed = checked_by_handler(gr.Number(Config.default("seed"), label="Run seed", precision=0, minimum=0,
+                                                        maximum=MAX_SEED))
                 probe = gr.Checkbox(QUICK.options["probe"], label="Adversarial probe (PGD on z tries to bring the feature back)")
                 base_file = gr.File(label="Start from an unlearned generator.safetensors (optional)",
                                     file_types=[".safetensors"], type="filepath")

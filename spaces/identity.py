@@ -28,7 +28,7 @@ from spaces.common import (
     user_errors,
     wired,
     verdict_markdown,
-    CheckedNumber,
+    checked_by_handler,
     precomputed_example,
 )
 from methods.errors import InputError
@@ -103,7 +103,7 @@ def build() -> None:
                 distance = config_slider(Config, "d", "UFO distance d",
                                          info="in units of a typical face's distance from the average face")
                 with_baseline = gr.Checkbox(PRESETS["quick"].options["compare_baseline"], label="Also run the paper's baseline (target = average face)")
-                seed = CheckedNumber(Config.default("seed"), label="Seed", precision=0, minimum=0)
+                seed = checked_by_handler(gr.Number(Config.default("seed"), label="Seed", precision=0, minimum=0))
             with gr.Accordion("How it works", open=False):
                 gr.Markdown(HOW)
             with gr.Accordion("What do these mean?", open=False):

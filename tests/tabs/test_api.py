@@ -24,9 +24,17 @@ def test_private_events_answer_what_no_button_sends_in_plain_words():
             assert shown["status"] == "⚠️ there is no such example: press one of the example buttons", (tab, shown)
 
 
-def test_checked_components_are_drawn_by_gradios_own_and_hand_values_over_as_sent():
-    from spaces.common import CheckedNumber, CheckedRadio, CheckedSlider
+def test_checked_components_hand_values_over_as_sent_and_leave_no_stub_file():
+    from pathlib import Path
 
-    slider, number, radio = CheckedSlider(0, 10, 5), CheckedNumber(1), CheckedRadio(["quick", "full"], value="quick")
-    assert (slider.get_block_name(), number.get_block_name(), radio.get_block_name()) == ("slider", "number", "radio")
+    import gradio as gr
+    import pytest
+
+    from spaces import common
+
+    slider, number = common.checked_by_handler(gr.Slider(0, 10, 5)), common.checked_by_handler(gr.Number(1))
+    radio = common.checked_by_handler(gr.Radio(["quick", "full"], value="quick"))
     assert [c.preprocess(v) for c, v in ((slider, "abc"), (number, None), (radio, "fastest"))] == ["abc", None, "fastest"]
+    with pytest.raises(Exception):  # every other slider keeps Gradio's own check
+        gr.Slider(0, 10, 5).preprocess(30)
+    assert not Path(common.__file__).with_suffix(".pyi").exists()  # Gradio writes one beside a component subclass
