@@ -8,12 +8,15 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import importlib  # noqa: E402
 
+if os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "true"):
+    import spaces  # noqa: E402,F401 - Hugging Face's ZeroGPU package must be imported before anything touches CUDA
+
 import gradio as gr  # noqa: E402
 
 from methods.registry import tabs as registered_tabs  # noqa: E402
-from spaces.directions import use_as_feature  # noqa: E402
-from spaces.common import EXAMPLES_ROOT, PRIVATE, QUEUE, wired  # noqa: E402
-from spaces.worker import configure_log  # noqa: E402
+from ui.directions import use_as_feature  # noqa: E402
+from ui.common import EXAMPLES_ROOT, PRIVATE, QUEUE, wired  # noqa: E402
+from ui.worker import configure_log  # noqa: E402
 
 TITLE = "Unlearning Studio"
 # System fonts only: the default theme fetches web fonts, which an offline machine cannot reach.
@@ -26,13 +29,13 @@ Everything here runs offline on a CPU: a real pretrained face GAN, and small dig
 
 
 def build_app() -> gr.Blocks:
-    """The whole app: one tab per tab module the method registry names (``spaces/<tab>.py``: ``TITLE``, ``build()``)."""
+    """The whole app: one tab per tab module the method registry names (``ui/<tab>.py``: ``TITLE``, ``build()``)."""
     with gr.Blocks(title=TITLE, delete_cache=(3600, 6 * 3600)) as demo:
         gr.Markdown(HEADER)
         built = {}
         with gr.Tabs() as tabs:
             for name in registered_tabs():
-                module = importlib.import_module(f"spaces.{name}")
+                module = importlib.import_module(f"ui.{name}")
                 with gr.Tab(module.TITLE, id=name):
                     built[name] = module.build()
         # Across tabs: a discovered direction becomes the feature to unlearn.

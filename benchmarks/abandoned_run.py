@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from gradio_client import Client
 
-from spaces.launch import running_app
+from ui.launch import running_app
 
 HERE = Path(__file__).resolve().parents[1]
 CVAE = "digits cVAE (offline)"

@@ -25,7 +25,7 @@ from methods import selective_amnesia as sa
 from methods.backends import GeneratorRef
 from methods.errors import InputError
 from methods.runtime.device import available_cores
-from spaces.worker import Job, TrainingQueue
+from ui.worker import Job, TrainingQueue
 
 HERE = Path(__file__).resolve().parents[1]
 MODEL = "digits-cvae"

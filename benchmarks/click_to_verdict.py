@@ -25,7 +25,7 @@ from pathlib import Path
 
 from playwright.sync_api import Error as PlaywrightError, sync_playwright
 
-from spaces.launch import running_app
+from ui.launch import running_app
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results"

@@ -52,8 +52,8 @@ def main() -> None:
     res["voynov"] = {k: voynov[k] for k in ("k", "steps", "rca", "rca_random_baseline", "train_s", "baseline_train_s", "wall_s", "command")}
 
     # slider response: the tab's handler (latent shift + render + up-scaling) and PNG encoding, 100 moves
-    from spaces import directions as tab
-    from spaces.common import by_name
+    from ui import directions as tab
+    from ui.common import by_name
 
     state = by_name(tab.load_method, tab.load_method(list(tab.METHOD_LABELS)[0], "digiface-dcgan", None, 8, 6, 0))["state"]
     gen = torch.Generator().manual_seed(0)

@@ -163,7 +163,7 @@ def part_dev(preset: str = "quick") -> dict:
 
 
 def grid_picture(result, path: Path) -> None:
-    from spaces.common import labelled_rows
+    from ui.common import labelled_rows
 
     rows = {}
     for key in ("before", "after"):
@@ -176,7 +176,7 @@ QUICK_ONLY_PAIRS = [("a car", "a bus"), ("a banana", "a lemon")]  # held-out pai
 
 
 def part_amnesia() -> dict:
-    # the on-disk caches a Space's stand-by worker fills before the first visitor (spaces/worker.py: WARM_CALLS);
+    # the on-disk caches a Space's stand-by worker fills before the first visitor (ui/worker.py: WARM_CALLS);
     # the Fisher it warms is the default request's, so the quick-only pairs pay their own
     started = time.perf_counter()
     warm_cache(("emoji-sd",))

@@ -100,7 +100,7 @@ def part_held_out() -> dict:
     started = time.perf_counter()
     compared = compare_erasers(backend, HELD_OUT[:1], HELD_OUT[1], preset="quick", attack=True)
     compare_s = round(time.perf_counter() - started, 1)
-    from spaces.common import labelled_rows
+    from ui.common import labelled_rows
 
     rows = {**compared.galleries["before"], **compared.galleries["after"]}
     labelled_rows(rows, tile=48, label_width=260).save(OUT / "erasers_compare.png")

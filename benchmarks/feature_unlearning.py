@@ -41,7 +41,7 @@ def app_start_seconds() -> float:
     """Seconds from `python app.py` to the first HTTP 200."""
     import tempfile
 
-    from spaces.launch import running_app
+    from ui.launch import running_app
 
     started = time.perf_counter()
     with running_app(Path(tempfile.gettempdir()) / "feature-unlearning-bench-app.log"):
@@ -120,7 +120,7 @@ def main() -> None:
         cfg = fu.FeatureUnlearningConfig(steps=20, msssim_mode=mode, eval_samples=0)
         r, t = timed(fu.run, cfg, g, pos, neg)
         res.setdefault("msssim_step_s", {})[mode] = round(r.report["train_seconds"] / 20, 3)
-    from spaces.features import _page
+    from ui.features import _page
     from methods.feature_unlearning.labels import LabelSet
 
     labels_set = LabelSet("digiface-dcgan", 64)

@@ -5,7 +5,7 @@
 1. The app's server, idle, for ``--seconds`` each at Gradio's own polling intervals and at the app's
    (``app.calm_queue``): CPU seconds the server's process used (every wake-up takes a core from a run for a moment).
 2. A worker-like process (the worker's preloaded modules imported) unpickling a file path as Gradio hands it over
-   (its ``NamedString``, a str subclass) and as ``spaces.worker.Job`` now sends it (a plain str).
+   (its ``NamedString``, a str subclass) and as ``ui.worker.Job`` now sends it (a plain str).
 Results: benchmarks/results/server_noise.{json,md}.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ OUT = ROOT / "benchmarks" / "results"
 # In a fresh interpreter: import what a stand-by worker imports, then time reading one pickled argument from stdin.
 READ_JOB = """
 import importlib, pickle, sys, time
-from spaces.worker import PRELOAD_MODULES
+from ui.worker import PRELOAD_MODULES
 for name in PRELOAD_MODULES:
     importlib.import_module(name)
 data = sys.stdin.buffer.read()

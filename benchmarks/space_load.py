@@ -19,7 +19,7 @@ import numpy as np
 import psutil
 from gradio_client import Client, handle_file
 
-from spaces.launch import running_app
+from ui.launch import running_app
 from methods.guide.face_input import example_photos
 
 HERE = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ import psutil
 from gradio_client import Client, handle_file
 
 from methods.guide.face_input import example_photos
-from spaces.launch import running_app
+from ui.launch import running_app
 
 HERE = Path(__file__).resolve().parents[1]
 SETTLE_S = 5.0

@@ -23,7 +23,7 @@ from methods import selective_amnesia as sa
 from methods.backends import DEFAULT_FACE_GENERATOR, GeneratorRef, load_generator
 from methods.guide.face_input import example_photos
 from methods.runtime.config import CPU_BUDGET_S
-from spaces.worker import Job, TrainingQueue
+from ui.worker import Job, TrainingQueue
 
 OUT = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "ui_limits.json"
 

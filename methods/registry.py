@@ -2,7 +2,7 @@
 erasers' comparison and the examples script (``scripts/precompute_examples.py``); the CLIs and benchmarks call the
 entries it names.
 
-A new method is a package under ``methods/``, one :class:`Method` in :data:`METHODS` and one tab (``spaces/<tab>.py``
+A new method is a package under ``methods/``, one :class:`Method` in :data:`METHODS` and one tab (``ui/<tab>.py``
 with ``TITLE`` and ``build()``; several methods may share a tab). References are ``"module:attribute"`` strings, so
 reading this table imports nothing heavy; :meth:`Method.load` resolves one.
 
@@ -28,7 +28,7 @@ class Method:
     paper: str
     package: str  # "methods.guide": its CLI is ``python -m <package>``
     entry: str  # the run every caller uses ("module:function")
-    tab: str  # the spaces module that shows it
+    tab: str  # the ui module that shows it
     config: Optional[str] = None  # its settings class (bounds declared once, read by the UI)
     presets: Optional[str] = None  # a dict name -> Preset, or a function model -> that dict
     estimate: Optional[str] = None  # (config, preset, **options) -> expected seconds on the 2-core reference CPU
@@ -97,7 +97,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
 
 
 def tabs() -> list[str]:
-    """The tabs' modules under ``spaces``, in the order of :data:`METHODS`, each once."""
+    """The tabs' modules under ``ui``, in the order of :data:`METHODS`, each once."""
     return list(dict.fromkeys(m.tab for m in METHODS.values()))
 
 

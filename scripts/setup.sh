@@ -21,7 +21,7 @@ if [ "$(cat "$stamp_runtime" 2>/dev/null)" != "$want_runtime" ]; then
   $PIP install --disable-pip-version-check -q --no-deps "$(grep '^gan-face-generate' requirements.txt)"
   printf '%s' "$want_runtime" > "$stamp_runtime"
 fi
-# The project itself, editable: `methods` and `spaces` import from anywhere (tests, benchmarks, scripts).
+# The project itself, editable: `methods` and `ui` import from anywhere (tests, benchmarks, scripts).
 stamp_project=.venv/.installed-project
 want_project="$(sha256sum pyproject.toml)"
 if [ "$(cat "$stamp_project" 2>/dev/null)" != "$want_project" ]; then

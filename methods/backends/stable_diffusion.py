@@ -161,6 +161,15 @@ class StableDiffusionBackend(GeneratorBackend):
         pipeline = copy.deepcopy(self.pipeline).to(device)
         return type(self)(pipeline.unet, self.config, pipeline, self.conditions, self.concepts).frozen()
 
+    @property
+    def render_batch(self) -> int:
+        """Images per sampler batch: 8 at 512 px (16 through the UNet with guidance), more for smaller images."""
+        return max(1, min(64, 8 * (512 // max(1, self.image_size)) ** 2))
+
+    def render(self, latents: torch.Tensor, condition: Optional[torch.Tensor] = None,
+               batch_size: Optional[int] = None) -> torch.Tensor:
+        return super().render(latents, condition, batch_size or self.render_batch)
+
     def enable_gradient_checkpointing(self) -> None:
         self.module.enable_gradient_checkpointing()
 

@@ -22,6 +22,7 @@ from ..runtime.cli import tqdm_progress
 from . import save_directions
 from .describe import describe_directions
 from .sefa import sefa
+from ..runtime.distributed import is_main_process, process_count
 from .trainer import VoynovConfig, reconstructor_accuracy, train_voynov
 from ..errors import InputError
 
@@ -49,6 +50,8 @@ def discover(method: str, backend: GeneratorBackend, k: Optional[int], steps: in
         result = train_voynov(config, backend, progress=subrange(progress, 0, 0.5), cancel=cancel)
         baseline = train_voynov(replace(config, train_matrix=False), backend,
                                 progress=subrange(progress, 0.5, 1.0, "random-A baseline: "), cancel=cancel)
+        if not is_main_process():  # it trained beside the main process; the main one ranks, measures and writes
+            return result.matrix.directions().detach(), {**report, "num_processes": process_count()}, None
         directions = result.matrix.directions().detach()
         order = rank_by_effect(backend, directions, seed=seed)
         directions = directions[order]
@@ -57,6 +60,9 @@ def discover(method: str, backend: GeneratorBackend, k: Optional[int], steps: in
             k=config.k, steps=config.steps, settings=asdict(config),
             rca=reconstructor_accuracy(result, backend), rca_random_baseline=reconstructor_accuracy(baseline, backend),
             train_s=round(result.train_seconds, 1), baseline_train_s=round(baseline.train_seconds, 1),
+            num_processes=process_count(),
+            **({} if result.identical_on_every_process is None else
+               {"weights_identical_on_every_process": result.identical_on_every_process}),
             wall_s=round(time.perf_counter() - started, 1),
         )
     else:
@@ -86,6 +92,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         with tqdm_progress(100, args.method, "%") as progress:
             directions, report, reconstructor = discover(args.method, backend, args.k, args.steps, args.seed,
                                                          args.describe, progress)
+        if not is_main_process():
+            return 0
         report["command"] = "python -m methods.directions " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
         save_directions(args.out, directions, report, reconstructor)
     except (InputError, OSError) as exc:

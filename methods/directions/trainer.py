@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..backends import GeneratorBackend
+from ..runtime.distributed import average_gradients, broadcast_buffers, check_divides, same_on_every_process, share
 from ..runtime import CancelFn, ProgressFn, check_cancel, make_accelerator, on_device, report_progress, seed_everything, use_all_cores
 from ..runtime.config import BoundedConfig, bounded, choice
 from .matrix import VARIANTS, DirectionMatrix
@@ -63,6 +64,7 @@ class VoynovResult:
     config: VoynovConfig
     train_seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
+    identical_on_every_process: Optional[bool] = None  # None with one process
 
 
 def train_voynov(
@@ -73,6 +75,7 @@ def train_voynov(
 ) -> VoynovResult:
     """Train A and R jointly on the frozen ``backend`` (or R alone when ``train_matrix`` is False)."""
     config.validate(backend.latent_dim)
+    check_divides(config.batch_size, "the batch")
     use_all_cores()
     sampler = seed_everything(config.seed)
     accelerator = make_accelerator()
@@ -82,15 +85,20 @@ def train_voynov(
     groups = [{"params": reconstructor.parameters(), "lr": config.lr_reconstructor}]
     if config.train_matrix:
         groups.append({"params": matrix.parameters(), "lr": config.lr_matrix})
-    optimizer = torch.optim.Adam(groups)
-    reconstructor, matrix, optimizer = accelerator.prepare(reconstructor, matrix, optimizer)
+    # moved, not wrapped: the gradients are averaged over the processes after each backward (runtime/distributed.py)
+    reconstructor.to(accelerator.device)
+    matrix.to(accelerator.device)
+    optimizer = accelerator.prepare(torch.optim.Adam(groups))
+    trained = [p for m in (reconstructor, matrix) for p in m.parameters() if p.requires_grad]
     generator = on_device(backend, accelerator.device)  # the shared generator itself is never moved
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     for step in range(config.steps):
         check_cancel(cancel)
-        z = torch.randn((config.batch_size, backend.latent_dim), generator=sampler).to(accelerator.device)
-        index, eps = (t.to(accelerator.device) for t in sample_shifts(config.batch_size, config.k, config.epsilon_min, config.epsilon_max, sampler))
+        # every process draws the same global batch and trains on its slice
+        z = share(torch.randn((config.batch_size, backend.latent_dim), generator=sampler)).to(accelerator.device)
+        index, eps = (share(t).to(accelerator.device)
+                      for t in sample_shifts(config.batch_size, config.k, config.epsilon_min, config.epsilon_max, sampler))
         with torch.no_grad():
             original = generator.decode(z)
         # Gradients reach A only through G(z + shift): with a fixed A the shifted pass needs none.
@@ -102,6 +110,7 @@ def train_voynov(
         loss = loss_cls + config.shift_weight * loss_reg
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
+        average_gradients(trained)
         optimizer.step()
         history.append({"step": step, "loss": float(loss.detach()), "accuracy": float((logits.argmax(1) == index).float().mean())})
         if step % 10 == 0 or step == config.steps - 1:
@@ -109,8 +118,10 @@ def train_voynov(
             acc = sum(h["accuracy"] for h in recent) / len(recent)
             report_progress(progress, (step + 1) / config.steps, f"step {step + 1}/{config.steps}  batch accuracy {acc:.2f}")
     seconds = time.perf_counter() - started
-    matrix, reconstructor = accelerator.unwrap_model(matrix).cpu(), accelerator.unwrap_model(reconstructor).cpu()
-    return VoynovResult(matrix.eval(), reconstructor.eval(), config, seconds, history)
+    broadcast_buffers(reconstructor)  # BatchNorm's running statistics: the main process's, as DDP keeps them
+    identical = same_on_every_process(nn.ModuleList([matrix, reconstructor]))
+    matrix, reconstructor = matrix.cpu(), reconstructor.cpu()
+    return VoynovResult(matrix.eval(), reconstructor.eval(), config, seconds, history, identical)
 
 
 @torch.no_grad()

@@ -5,6 +5,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..backends import GeneratorBackend
+from ..runtime.distributed import is_main_process
+from ..runtime.results import other_process_result
 from ..judges.concept_edit import concept_edit_result
 from ..runtime import CancelFn, ProgressFn, RunResult, subrange
 from .config import ESDConfig
@@ -31,6 +33,8 @@ def erase(backend: GeneratorBackend, config: ESDConfig, out_dir: Optional[Path] 
     bound = backend.with_conditions([], sample_steps=config.sample_steps)
     check_prompts(bound, config)
     erased, report = run(config, bound, progress=subrange(progress, 0, 0.6), cancel=cancel)
+    if not is_main_process():
+        return other_process_result("esd", report)
     return concept_edit_result("esd", bound, erased, list(config.forget), "noise", report, out_dir=out_dir,
                                progress=subrange(progress, 0.6, 1.0), cancel=cancel, eval_per_concept=eval_per_concept,
                                others_limit=others_limit, attack=attack, attack_seeds=attack_seeds, seed=config.seed)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..backends import GeneratorBackend
+from ..runtime.distributed import check_divides
 from ..runtime import (CancelFn, ProgressFn, check_cancel, make_accelerator, on_device, peak_memory, prepare_training,
                        report_step, seed_everything)
 from .config import ESDConfig
@@ -29,11 +30,12 @@ def trainable_names(unet: torch.nn.Module, train_method: str) -> list[str]:
 
 
 @torch.no_grad()
-def partial_sample(original: GeneratorBackend, scheduler: Any, cond: torch.Tensor, uncond: torch.Tensor, n: int,
-                   until: int, guidance: float, generator: torch.Generator) -> torch.Tensor:
-    """x_t after ``until`` of the scheduler's steps from pure noise, drawn by the frozen original with guidance."""
+def partial_sample(original: GeneratorBackend, scheduler: Any, cond: torch.Tensor, uncond: torch.Tensor, noise: torch.Tensor,
+                   until: int, guidance: float) -> torch.Tensor:
+    """x_t after ``until`` of the scheduler's steps from ``noise``, drawn by the frozen original with guidance."""
     unet = original.module
-    x = torch.randn((n, *original.latent_shape), generator=generator).to(original.device) * scheduler.init_noise_sigma
+    n = len(noise)
+    x = noise.to(original.device) * scheduler.init_noise_sigma
     context = torch.cat([uncond.expand(n, -1, -1), cond.expand(n, -1, -1)])
     for t in scheduler.timesteps[:until]:
         e_uncond, e_cond = unet(scheduler.scale_model_input(torch.cat([x, x]), t), t, encoder_hidden_states=context).sample.chunk(2)
@@ -49,13 +51,16 @@ def run(config: ESDConfig, backend: GeneratorBackend, progress: Optional[Progres
 
     accelerator = make_accelerator(config.mixed_precision)
     original = on_device(backend, accelerator.device)
-    setup = prepare_training(backend, config.lr, trainable=trainable_names(backend.module, config.train_method),
+    check_divides(config.batch_size, "the batch")
+    # the trainable copy is made from the original on the training device, so its pipeline's other parts are there too
+    setup = prepare_training(original, config.lr, trainable=trainable_names(backend.module, config.train_method),
                              accelerator=accelerator)
     setup.student.module.train()
     scheduler = DDIMScheduler.from_config(original.pipeline.scheduler.config)
     scheduler.set_timesteps(config.ddim_steps)
-    g = seed_everything(config.seed + 7919 * setup.accelerator.process_index)
-    pick = random.Random(config.seed + setup.accelerator.process_index)
+    # every process draws the same global batch and samples its own slice of it (methods/runtime/distributed.py)
+    g = seed_everything(config.seed)
+    pick = random.Random(config.seed)
     embeddings = original.embed(list(config.forget) + [""]).to(setup.device)
     uncond = embeddings[-1:]
     started = time.perf_counter()
@@ -65,18 +70,18 @@ def run(config: ESDConfig, backend: GeneratorBackend, progress: Optional[Progres
         k = pick.randrange(len(config.forget))
         cond = embeddings[k:k + 1]
         until = pick.randrange(config.ddim_steps)
-        x_t = partial_sample(original, scheduler, cond, uncond, config.batch_size, until, config.guidance_scale, g)
+        noise = setup.share(torch.randn((config.batch_size, *original.latent_shape), generator=g))
+        x_t = partial_sample(original, scheduler, cond, uncond, noise, until, config.guidance_scale)
         t = scheduler.timesteps[until].to(setup.device)
         with torch.no_grad():
             context = torch.cat([cond.expand(len(x_t), -1, -1), uncond.expand(len(x_t), -1, -1)])
             e_cond, e_uncond = original.module(torch.cat([x_t, x_t]), t, encoder_hidden_states=context).sample.chunk(2)
             target = e_uncond - config.negative_guidance * (e_cond - e_uncond)
         tick = time.perf_counter()
-        pred = setup.student.module(x_t, t, encoder_hidden_states=cond.expand(len(x_t), -1, -1)).sample
+        with setup.autocast():
+            pred = setup.student.module(x_t, t, encoder_hidden_states=cond.expand(len(x_t), -1, -1)).sample
         loss = (pred.float() - target.float()).pow(2).mean()
-        setup.optimizer.zero_grad(set_to_none=True)
-        setup.accelerator.backward(loss)
-        setup.optimizer.step()
+        setup.step(loss)
         step_times.append(time.perf_counter() - tick)
         history.append(float(loss.detach()))
         report_step(progress, it, config.iterations, 10, f"erasing: iteration {it + 1}/{config.iterations}")
@@ -86,7 +91,7 @@ def run(config: ESDConfig, backend: GeneratorBackend, progress: Optional[Progres
               "settings": asdict(config), "wall_s": round(time.perf_counter() - started, 1), "iterations": config.iterations,
               "step_s": round(float(np.median(step_times)), 4) if step_times else None,
               "trainable_parameters": int(sum(p.numel() for n, p in student.module.named_parameters() if n in chosen)),
-              "device": str(setup.device), "processes": setup.accelerator.num_processes, **peak_memory(setup.device),
+              "device": str(setup.device), **setup.process_report(), **peak_memory(setup.device),
               "final_loss": history[-1] if history else None,
               "loss_curve": [round(float(np.mean(history[i:i + 10])), 5) for i in range(0, len(history), 10)]}
     return student, report

@@ -12,6 +12,8 @@ from ..backends import GeneratorBackend
 from ..runtime import AttackReport, CancelFn, MetricRow, ProgressFn, RunResult, check_cancel, report_progress, subrange, to_uint8
 from .config import HELDOUT_SEED, MIN_LABELS_EACH, FeatureUnlearningConfig
 from .direction import FeatureDirection, ShiftedGenerator, latent_shift
+from ..runtime.distributed import is_main_process
+from ..runtime.results import other_process_result
 from .evaluate import heldout_rows, verdict
 from .probe import adversarial_probe
 from .train import run, save_result
@@ -49,6 +51,8 @@ def unlearn_from_labels(
     train_share = 0.85 if probe else 1.0
     result = run(config, backend, positives, negatives, progress=subrange(progress, 0, train_share), cancel=cancel,
                  direction=direction)
+    if not is_main_process():
+        return other_process_result("feature_unlearning", result.report)
     direction, unlearned = result.direction, result.generator
 
     galleries = {}

@@ -11,6 +11,7 @@ import torch
 
 from ..backends import GeneratorBackend
 from ..runtime import CancelFn, ProgressFn, check_cancel, prepare_training, report_progress, report_step, save_run, seed_everything
+from ..runtime.distributed import check_divides, is_main_process
 from .config import FeatureUnlearningConfig
 from .direction import DIRECTION_FILE, FeatureDirection
 from .evaluate import evaluate
@@ -62,6 +63,7 @@ def run(
         source: dict[str, Any] = {"labels": {"positives": len(pos), "negatives": len(neg)}}
     else:
         source = {"labels": None, "given_direction": True}
+    check_divides(config.batch_size, "the batch")
     sampler = seed_everything(config.seed)
     setup = prepare_training(backend, config.lr, betas=(0.5, 0.999), mixed_precision=config.mixed_precision)
     teacher, student = setup.teacher(backend), setup.student  # the frozen original, read on the training device
@@ -70,12 +72,10 @@ def run(
     started = time.perf_counter()
     for step in range(config.steps):
         check_cancel(cancel)
-        latents = torch.randn((config.batch_size, *backend.latent_shape), generator=sampler).to(setup.device)
-        with setup.accelerator.autocast():
+        latents = setup.share(torch.randn((config.batch_size, *backend.latent_shape), generator=sampler)).to(setup.device)
+        with setup.autocast():
             loss, parts = unlearning_loss(student, teacher, latents, direction, config.alpha, config.msssim_mode)
-        setup.optimizer.zero_grad(set_to_none=True)
-        setup.accelerator.backward(loss)
-        setup.optimizer.step()
+        setup.step(loss)
         losses.append({"step": step, "loss": float(loss.detach()), **parts})
         report_step(progress, step, config.steps, 5, f"step {step + 1}/{config.steps}  loss {float(loss.detach()):.4f}")
     train_seconds = time.perf_counter() - started
@@ -90,14 +90,15 @@ def run(
         "steps": config.steps,
         "train_seconds": round(train_seconds, 2),
         "device": str(setup.device),
+        **setup.process_report(),
         "final_loss": losses[-1] if losses else None,
     }
-    if config.eval_samples:
+    if config.eval_samples and is_main_process():
         report_progress(progress, 1.0, "evaluating on held-out latents")
         heldout = backend.sample_latents(config.eval_samples, seed=config.seed + 1_000_003)
         report["heldout"] = evaluate(backend, student, direction, heldout)
     result = FeatureUnlearningResult(student, direction, report, out_dir, losses)
-    if out_dir is not None:
+    if out_dir is not None and is_main_process():
         save_result(result, Path(out_dir))
     return result
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import InputError
+from ..runtime.distributed import is_main_process
 from ..backends import DEFAULT_FACE_GENERATOR, load_generator
 from .config import PRESETS, GuideConfig
 from .pipeline import unlearn_identity
@@ -46,6 +47,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         result = unlearn_identity(backend, args.image, config, extra_photos=args.other_image, out_dir=args.out, **options)
     except (InputError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")
+    if not is_main_process():
+        return 0
     e = result.report["evaluation"]
     print(f"wrote {args.out}: ID distance before/after {e['id_source_before_vs_after']}, ID_others forgotten "
           f"{e.get('id_others_forgotten_rate')}, preservation {e['preservation_same_person_rate']} (SSIM {e['preservation_ssim']:.3f})")

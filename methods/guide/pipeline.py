@@ -14,6 +14,8 @@ from ..runtime import (AttackReport, CancelFn, MetricRow, ProgressFn, RunResult,
                        subrange, to_uint8)
 from .attack import reinversion_attack
 from .config import GuideConfig
+from ..runtime.distributed import from_main_process, is_main_process
+from ..runtime.results import other_process_result
 from .evaluate import evaluate, evaluation_reference, verdict
 from .face_input import FaceInputError, PhotoSource, align_face, other_views
 from .inversion import InversionConfig, invert
@@ -50,7 +52,7 @@ def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideCo
     report_progress(progress, 0.05, f"inverting {len(views)} images into W")
     inverted = invert(backend, np.stack(list(views.values())), InversionConfig(steps=inversion_steps),
                       progress=subrange(progress, 0.05, 0.05 + INVERSION_SHARE), cancel=cancel)
-    source_w = inverted.w[:1]
+    source_w = from_main_process(inverted.w[:1])  # every process trains from the same latent
     other_w = {name: inverted.w[i : i + 1] for i, name in enumerate(views) if name != "source"}
     runs = [("GUIDE", config)] + ([("baseline", replace(config, baseline=True))] if compare_baseline and not config.baseline else [])
     if config.baseline:
@@ -61,13 +63,17 @@ def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideCo
     for k, (name, cfg) in enumerate(runs):
         start = 0.05 + INVERSION_SHARE + k * span
         result = run(cfg, backend, source_w, progress=subrange(progress, start, start + 0.6 * span, f"{name}: "), cancel=cancel)
+        results[name] = result
+        if not is_main_process():  # it trained beside the main process; the main one measures
+            continue
         report_progress(progress, start + 0.6 * span, f"{name}: measuring with dlib")
         result.report["inversion"] = {"ssim": round(inverted.ssim[0], 4), "seconds": round(inverted.seconds, 1),
                                       "views": list(views)}
         result.report["evaluation"] = evaluate(result.generator, reference)
         result.report["notes"] = face.notes
-        results[name] = result
     first = next(iter(results.values()))
+    if not is_main_process():
+        return other_process_result("guide", first.report)
     attack_report, attack_latents = None, {}
     if attack:
         report_progress(progress, 0.9, "recovery attack: inverting the photo again into the unlearned generator")

@@ -11,6 +11,7 @@ import torch
 
 from ..backends import WSpaceBackend
 from ..runtime import CancelFn, ProgressFn, check_cancel, prepare_training, report_step
+from ..runtime.distributed import check_divides
 from .config import GuideConfig
 from .geometry import far_random_w, latent_stats, neighbour_offsets, ufo_target
 from .losses import identity_model, local_loss, perceptual_distance, perceptual_name
@@ -34,8 +35,11 @@ def run(config: GuideConfig, backend: WSpaceBackend, source_w: torch.Tensor, pro
     g = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     stats = latent_stats(backend)
+    n_adjacent, n_global = (0, 0) if config.baseline else (config.n_adjacent, config.n_global)
+    check_divides(n_adjacent, "the neighbours per step (n_adjacent)")
+    check_divides(n_global, "the random faces per step (n_global)")
     setup = prepare_training(backend, config.lr, trainable=backend.synthesis_parameter_names())
-    accelerator, module, device = setup.accelerator, setup.unwrapped(), setup.device
+    module, device = setup.student.module, setup.device
     teacher = setup.teacher(backend)  # the frozen original on the training device: targets and kept faces
     mean = stats.mean.to(device)
     source_w = source_w.reshape(1, *backend.w_shape).to(device)
@@ -44,7 +48,6 @@ def run(config: GuideConfig, backend: WSpaceBackend, source_w: torch.Tensor, pro
     else:  # the formula can leave the valid set (negative activations): project back onto it
         target_w = backend.project_w(ufo_target(source_w, mean, config.d * stats.radius))
     alpha_max = config.alpha_max * stats.radius
-    n_adjacent, n_global = (0, 0) if config.baseline else (config.n_adjacent, config.n_global)
     perceptual = perceptual_name(config)
     use_id = config.lambda_id > 0 and identity_model() is not None
 
@@ -52,29 +55,32 @@ def run(config: GuideConfig, backend: WSpaceBackend, source_w: torch.Tensor, pro
     history = []
     for step in range(config.steps):
         check_cancel(cancel)
+        # every process draws the same neighbours and random faces and trains on its slice of each; the person's own
+        # latent is in every process's loss, so the averaged loss is the one-process loss
         source, target = source_w, target_w
         if n_adjacent:
             random_w = far_random_w(teacher, source, n_adjacent, 0.0, g)
-            offsets = neighbour_offsets(source, random_w, alpha_max, g)
+            offsets = setup.share(neighbour_offsets(source, random_w, alpha_max, g))
             source = torch.cat([source, source + offsets])
             target = torch.cat([target, backend.project_w(target + offsets)])
         with torch.no_grad():
             x_t, feats_t = teacher.synthesize(target, return_features=True)
-        x_u, feats_u = backend.synthesize(source, return_features=True, module=module)
+        with setup.autocast():
+            x_u, feats_u = backend.synthesize(source, return_features=True, module=module)
         per_pair = local_loss(x_u, feats_u, x_t, feats_t, config, perceptual, use_id)
         loss_local = per_pair[0]
         loss_adj = per_pair[1:].mean() if n_adjacent else torch.zeros((), device=device)
         loss = loss_local + config.lambda_adj * loss_adj
         loss_global = torch.zeros((), device=device)
         if n_global:
-            global_w = far_random_w(teacher, source_w, n_global, alpha_max, g)
+            global_w = setup.share(far_random_w(teacher, source_w, n_global, alpha_max, g))
             with torch.no_grad():
                 x_s = teacher.synthesize(global_w)
-            loss_global = perceptual_distance(teacher.synthesize(global_w, module=module), x_s, perceptual).mean()
+            with setup.autocast():
+                kept = teacher.synthesize(global_w, module=module)
+            loss_global = perceptual_distance(kept, x_s, perceptual).mean()
             loss = loss + config.lambda_global * loss_global
-        setup.optimizer.zero_grad(set_to_none=True)
-        accelerator.backward(loss)
-        setup.optimizer.step()
+        setup.step(loss)
         history.append({"step": step, "local": float(loss_local.detach()), "adjacent": float(loss_adj.detach()),
                         "global": float(loss_global.detach())})
         report_step(progress, step, config.steps, 10, f"unlearning: step {step + 1}/{config.steps}")
@@ -86,5 +92,5 @@ def run(config: GuideConfig, backend: WSpaceBackend, source_w: torch.Tensor, pro
               "radius_R": round(stats.radius, 3), "d_absolute": round(config.d * stats.radius, 3),
               "alpha_max_absolute": round(alpha_max, 3), "fine_tuned_parameters": int(sum(
                   p.numel() for n, p in student.module.named_parameters() if n in trainable)),
-              "train_s": round(time.perf_counter() - started, 1), "final": history[-1] if history else None}
+              "train_s": round(time.perf_counter() - started, 1), **setup.process_report(), "final": history[-1] if history else None}
     return GuideResult(student, source_w.cpu(), target_w.cpu(), report)

@@ -11,8 +11,15 @@ from .progress import ProgressFn
 
 @contextlib.contextmanager
 def tqdm_progress(total: int, desc: str, unit: str) -> Iterator[ProgressFn]:
-    """A progress callable that moves a tqdm bar of ``total`` units (fraction × total)."""
+    """A progress callable that moves a tqdm bar of ``total`` units (fraction × total); silent on a process other
+    than the main one."""
     from tqdm import tqdm
+
+    from .distributed import is_main_process
+
+    if not is_main_process():
+        yield lambda fraction, message: None
+        return
 
     with tqdm(total=total, desc=desc, unit=unit) as bar:
         def progress(fraction: float, message: str) -> None:
@@ -60,7 +67,11 @@ def split_prompts(values: list[str]) -> tuple[str, ...]:
 
 
 def print_result(result, out) -> None:
-    """The verdict and where the files went, as the tab shows them."""
+    """The verdict and where the files went, as the tab shows them (by the main process only)."""
+    from .distributed import is_main_process
+
+    if not is_main_process():
+        return
     print(result.verdict)
     for row in result.metrics:
         print(f"  {row.name}: " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values))

@@ -53,6 +53,12 @@ class RunResult:
         return [[row.name, *(fmt(v) if fmt else v for v in row.values)] for row in self.metrics]
 
 
+def other_process_result(method: str, report: dict[str, Any]) -> RunResult:
+    """What an entry returns on a process other than the main one: it trained beside the main process (the same
+    weights) and leaves measuring, showing and writing to it."""
+    return RunResult(method, None, [], [], {}, report, verdict="")
+
+
 def save_run(out_dir: Path, generator: "GeneratorBackend", report: dict[str, Any], *,
              arrays: Optional[dict[str, np.ndarray]] = None, extra_json: Optional[dict[str, Any]] = None,
              extra_files: Optional[dict[str, Any]] = None) -> list[Path]:

@@ -71,18 +71,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         options.update({k: v for k, v in (("attack", args.attack), ("compare_baseline", args.baseline)) if v is not None})
         if backend.open_vocabulary:  # a model with its own judge (emoji-sd) takes what it needs of these
             options.update(judge_model=args.judge, paraphrases=args.paraphrases, attack_seeds=args.attack_seeds)
-        result = forget(backend, config, out_dir=args.out if _is_main_process() else None, **options)
+        result = forget(backend, config, out_dir=args.out, **options)
     except (InputError, OSError) as exc:
         p.exit(2, f"error: {exc}\n")
     print_result(result, args.out)
     return 0
-
-
-def _is_main_process() -> bool:
-    """Only one process writes the result under ``accelerate launch``."""
-    from accelerate import PartialState
-
-    return PartialState().is_main_process
 
 
 if __name__ == "__main__":

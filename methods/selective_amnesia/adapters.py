@@ -222,7 +222,7 @@ class StableDiffusionAdapter(_BufferedDiffusionAdapter):
     def _draw(self, c: int, n: int) -> torch.Tensor:
         noise = self.backend.sample_latents(n, prompt_seed(self.backend.conditions[c]))
         latents = [self.backend.decode(chunk, torch.full((len(chunk),), c), output_type="latent").float().cpu()
-                   for chunk in noise.split(self.config.render_batch)]
+                   for chunk in noise.split(min(self.config.render_batch, self.backend.render_batch))]
         return torch.cat(latents)
 
     def _condition(self, c, device):

@@ -14,6 +14,8 @@ from ..backends import GeneratorBackend
 from ..runtime import (AttackReport, CancelFn, MetricRow, ProgressFn, RunResult, report_progress, save_attack, save_run,
                        subrange, to_uint8)
 from ..runtime.attack import seed_search_attack
+from ..runtime.distributed import is_main_process
+from ..runtime.results import other_process_result
 from ..judges.clip import DEFAULT_CLIP, JudgeUnavailable, clip_judge
 from ..judges.concept_edit import concept_edit_result
 from .attack import latent_attack
@@ -39,6 +41,8 @@ def forget_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, out_dir
     if compare_baseline:
         baseline = run(replace(config, lmbda=0.0, gamma=0.0), backend, progress=subrange(progress, share / 2, share, "baseline: "),
                        cancel=cancel)
+    if not is_main_process():
+        return other_process_result("selective_amnesia", result.report)
     report_progress(progress, share, "measuring the original with the digits classifier")
     before_eval = evaluate_original(backend, config.forget, n_per_class=eval_per_class)
     report_progress(progress, share + 0.03, "measuring the result with the digits classifier")
@@ -108,6 +112,8 @@ def forget_prompt_and_compare(backend: GeneratorBackend, config: AmnesiaConfig, 
     """
     report_progress(progress, 0.0, "forgetting")
     result = run(config, backend, progress=subrange(progress, 0, 0.85), cancel=cancel)
+    if not is_main_process():
+        return other_process_result("selective_amnesia", result.report)
     after_backend = result.generator
     adapter = result.adapter  # its buffer already holds the surrogate's samples
     bound = adapter.backend  # the original, with this run's prompts as concepts
@@ -191,6 +197,8 @@ def forget_concept_and_compare(backend: GeneratorBackend, config: AmnesiaConfig,
                    cancel=cancel)
         baseline = ("surrogate only (no EWC, no replay)", base.generator,
                     {"settings": "the same run with λ = 0 and γ = 0 (surrogate only)", "wall_s": base.report["wall_s"]})
+    if not is_main_process():
+        return other_process_result("selective_amnesia", result.report)
     return concept_edit_result("selective_amnesia", result.adapter.backend, result.generator, [config.forget],
                                config.surrogate, result.report, out_dir=out_dir, progress=subrange(progress, share, 1.0),
                                cancel=cancel, eval_per_concept=eval_per_concept, others_limit=others_limit, attack=attack,

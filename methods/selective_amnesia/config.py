@@ -108,6 +108,16 @@ class AmnesiaConfig(BoundedConfig):
         return ((preset.fixed_s if preset and preset.fixed_s is not None else cost.fixed_s) + loop
                 + (loop if with_baseline else 0.0) + (ATTACK_CPU_S.get(kind, 0.0) if with_attack else 0.0))
 
+    def gpu_seconds(self, resolution: int = 512) -> float:
+        """A Stable Diffusion run's expected time on a GPU (:data:`SD_GPU_TFLOP` at :data:`ASSUMED_GPU_TFLOPS`): the
+        replay buffer, the Fisher and the steps. An estimate from the architecture's operation count; nothing here ran
+        on a GPU."""
+        per_image = SD_GPU_TFLOP[self.train_method] * (1.25 if self.gradient_checkpointing else 1.0)
+        images = (1 + len(self.replay_prompts)) * self.samples_per_concept
+        tflop = (self.steps * self.batch_size * per_image + self.fisher_samples * per_image
+                 + images * self.sample_steps * SD_GPU_TFLOP["guided_sampler_step"])
+        return tflop * (resolution / 512) ** 2 / ASSUMED_GPU_TFLOPS
+
     def bind(self, backend: GeneratorBackend) -> GeneratorBackend:
         """A prompt-conditioned back-end gets this run's prompts as its concepts; others pass through."""
         if not backend.open_vocabulary:
@@ -141,6 +151,11 @@ CPU_COST: dict[str, CpuCost] = {
     "digits-ddpm": CpuCost(fixed_s=45.0, step_s=0.13, batch=128),
     "emoji-sd": CpuCost(fixed_s=60.0, step_s=0.33, batch=16),  # cross-attention: 0.33 s a step (warm caches); judging all 35 concepts
 }
+
+# benchmarks/results/sd_gpu_estimate.md (SD v1.4's architecture at 512 px, counted on the meta device): TFLOP per image
+# of a training step by train_method (gradient checkpointing adds about a quarter), and of one guided sampler step.
+SD_GPU_TFLOP = {"full": 2.41, "xattn": 1.70, "noxattn": 2.41, "guided_sampler_step": 1.61}
+ASSUMED_GPU_TFLOPS = 20.0  # sustained fp16 throughput assumed for a time limit (a T4-class GPU; larger ones are faster)
 
 
 def model_kind(model: str) -> str:
@@ -176,6 +191,13 @@ MODEL_PRESETS: dict[str, dict[str, Preset]] = {
         # no baseline by default: a second fine-tune would pass the Space's 5-minute budget (the benchmark runs it)
         "full": Preset("full", "Full", options={"eval_per_concept": 8, "others_limit": None, "attack": True,
                                                 "compare_baseline": False}),
+    },
+    # sized for a GPU (benchmarks/results/sd_gpu_estimate.md: the full UNet at 512 px needs about 20 GB with
+    # checkpointing, 23 GB without; cross-attention only about 8-10 GB): fp16 autocast over fp32 weights, gradient
+    # checkpointing, the sampler in batches of 8 images at 512 px. On a CPU mixed precision is off.
+    "stable-diffusion": {
+        "full": Preset("full", "Full (GPU: fp16, gradient checkpointing)",
+                       settings={"mixed_precision": "fp16", "gradient_checkpointing": True, "render_batch": 8}),
     },
 }
 

@@ -93,4 +93,4 @@ class _LossOf(nn.Module):
 def ewc_penalty(module: nn.Module, fisher: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor]) -> torch.Tensor:
     """Σ_i F_i (θ_i − θ*_i)² over the Fisher's parameters: zero at θ*, growing where the Fisher says a weight matters."""
     params = dict(module.named_parameters())
-    return sum((fisher[k] * (params[k].float() - anchor[k]).pow(2)).sum() for k in fisher)
+    return sum((fisher[k] * (params[k].float() - anchor[k].float()).pow(2)).sum() for k in fisher)

@@ -12,6 +12,7 @@ import torch
 from ..backends import GeneratorBackend
 from ..runtime import (CancelFn, ProgressFn, check_cancel, make_accelerator, on_device, peak_memory, prepare_training,
                        report_step, seed_everything, subrange)
+from ..runtime.distributed import check_divides, seed_this_process
 from .adapters import AmnesiaAdapter, adapter_for
 from .config import AmnesiaConfig
 from .fisher import ewc_penalty, fisher_diagonal
@@ -31,15 +32,19 @@ def run(config: AmnesiaConfig, backend: GeneratorBackend, progress: Optional[Pro
     """Forget ``config.forget`` in a copy of ``backend``; the original stays untouched.
 
     Maximises E_q[ELBO(x|θ, c_f)] − λ Σ F_i (θ_i − θ*_i)² + γ E_p[ELBO(x|θ, c_r)] (as a loss: its negative).
-    Runs as is on a CPU or one GPU, and data-parallel under ``accelerate launch`` (each process draws its
-    own batches; the Fisher is computed, or read from the cache, by every process).
+    Runs as is on a CPU or one GPU, and data-parallel under ``accelerate launch`` (every process draws the same
+    global batch and trains on its slice: :mod:`~methods.runtime.distributed`; the Fisher is computed, or read from
+    the cache, by every process).
     """
     backend = config.bind(backend)
     config.validate(backend)
+    check_divides(max(1, config.batch_size // 2), "half the batch (the surrogate's half and the replay's half)")
     accelerator = make_accelerator(config.mixed_precision)
-    original = adapter_for(on_device(backend, accelerator.device), config)  # samples the replay on the training device
-    setup = prepare_training(backend, config.lr, trainable=original.trainable_names(backend.module), accelerator=accelerator,
-                             gradient_checkpointing=config.gradient_checkpointing)
+    on_training_device = on_device(backend, accelerator.device)
+    original = adapter_for(on_training_device, config)  # samples the replay on the training device
+    # the trainable copy is made from the original on the training device, so a pipeline's other parts are there too
+    setup = prepare_training(on_training_device, config.lr, trainable=original.trainable_names(backend.module),
+                             accelerator=accelerator, gradient_checkpointing=config.gradient_checkpointing)
     setup.student.module.train()
     device = setup.device
     started = time.perf_counter()
@@ -49,11 +54,11 @@ def run(config: AmnesiaConfig, backend: GeneratorBackend, progress: Optional[Pro
     # seeded after the Fisher: computing it draws from the global stream and reading it from the cache does not, and
     # a run must not depend on which of the two happened
     g = seed_everything(config.seed)
-    if setup.accelerator.process_index:
-        g.manual_seed(config.seed + 7919 * setup.accelerator.process_index)
+    seed_this_process(config.seed)
 
     names = set(setup.trainable)
-    anchor = {k: v.detach().clone().float() for k, v in original.backend.module.named_parameters() if k in names}
+    # θ*: the frozen original's own parameters (never trained, so no copy: on Stable Diffusion a copy is gigabytes)
+    anchor = {k: v.detach() for k, v in original.backend.module.named_parameters() if k in names}
     forget_idx = backend.condition_index(config.forget)
     remember = torch.tensor([i for i in range(len(backend.conditions)) if i != forget_idx])
     surrogate_idx = None if config.surrogate == "noise" else backend.condition_index(config.surrogate)
@@ -66,14 +71,15 @@ def run(config: AmnesiaConfig, backend: GeneratorBackend, progress: Optional[Pro
         x_forget = original.uniform_noise(half, g) if surrogate_idx is None else original.sample(torch.full((half,), surrogate_idx), g)
         c_remember = remember[torch.randint(0, len(remember), (half,), generator=g)]
         x_remember = original.sample(c_remember, g)
+        # every process drew the same global batch: each trains on its slice (the EWC penalty is the same on each)
+        x_forget, c_forget, x_remember, c_remember = (setup.share(t) for t in (x_forget, c_forget, x_remember, c_remember))
         tick = time.perf_counter()
-        loss_forget = original.loss(setup.student.module, x_forget.to(device), c_forget.to(device))
-        loss_remember = original.loss(setup.student.module, x_remember.to(device), c_remember.to(device))
-        penalty = ewc_penalty(setup.unwrapped(), fisher, anchor)
+        with setup.autocast():
+            loss_forget = original.loss(setup.student.module, x_forget.to(device), c_forget.to(device))
+            loss_remember = original.loss(setup.student.module, x_remember.to(device), c_remember.to(device))
+        penalty = ewc_penalty(setup.student.module, fisher, anchor)
         loss = loss_forget + config.gamma * loss_remember + config.lmbda * penalty
-        setup.optimizer.zero_grad(set_to_none=True)
-        setup.accelerator.backward(loss)
-        setup.optimizer.step()
+        setup.step(loss)
         step_times.append(time.perf_counter() - tick)
         history.append({"step": step, "forget": float(loss_forget.detach()), "remember": float(loss_remember.detach()),
                         "ewc": float(penalty.detach())})
@@ -83,7 +89,7 @@ def run(config: AmnesiaConfig, backend: GeneratorBackend, progress: Optional[Pro
               "fisher_s": round(fisher_s, 1), "wall_s": round(time.perf_counter() - started, 1), "steps": config.steps,
               "step_s": round(float(np.median(step_times)), 4) if step_times else None,
               "trainable_parameters": int(sum(anchor[k].numel() for k in anchor)),
-              "device": str(device), "processes": setup.accelerator.num_processes, **peak_memory(device),
+              "device": str(device), **setup.process_report(), **peak_memory(device),
               "final": history[-1] if history else None}
     return AmnesiaResult(student, report, original)
 

@@ -144,8 +144,8 @@ def test_cli_contract_round_trip(tmp_path):
 
 
 def test_tab_runs_and_reports_bad_input():
-    from spaces import identity as tab
-    from spaces.common import by_name
+    from ui import identity as tab
+    from ui.common import by_name
 
     quiet = dict(request=None, progress=lambda *a, **k: None)
     photo = str(next(iter(example_photos().values())))

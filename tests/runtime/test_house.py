@@ -65,7 +65,7 @@ def test_methods_have_no_import_cycles():
 def test_methods_never_import_gradio_and_tabs_never_do_maths():
     for path in (ROOT / "methods").rglob("*.py"):
         assert not any(m.split(".")[0] == "gradio" for m in _imports(path)), path
-    for path in (ROOT / "spaces").rglob("*.py"):
+    for path in (ROOT / "ui").rglob("*.py"):
         assert not any(m.split(".")[0] in ("torch", "torchvision") for m in _imports(path)), path
 
 
@@ -100,7 +100,7 @@ def test_bounds_are_declared_once_and_read_by_the_ui():
 
     import gradio as gr
 
-    from spaces.common import config_slider
+    from ui.common import config_slider
 
     with gr.Blocks():
         slider = config_slider(Config, "batch_size", "Batch size")
@@ -136,10 +136,10 @@ def test_every_import_of_the_library_resolves():
     (which nothing else would catch until that line runs)."""
     import importlib
 
-    for folder in ("benchmarks", "scripts", "spaces", "tests", "methods"):
+    for folder in ("benchmarks", "scripts", "ui", "tests", "methods"):
         for path in (ROOT / folder).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] in ("methods", "spaces"):
+                if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] in ("methods", "ui"):
                     module = importlib.import_module(node.module)
                     for alias in node.names:
                         assert hasattr(module, alias.name) or importlib.util.find_spec(f"{node.module}.{alias.name}"), \

@@ -22,7 +22,7 @@ def test_every_entry_resolves_and_has_its_cli_and_tab(name):
             assert method.load(field) is not None, field
     for call in method.preload + method.warm:
         assert callable(resolve(call)), call
-    tab = importlib.import_module(f"spaces.{method.tab}")
+    tab = importlib.import_module(f"ui.{method.tab}")
     assert isinstance(tab.TITLE, str) and callable(tab.build)
 
 
@@ -41,9 +41,9 @@ def test_estimates_follow_the_presets():
 
 
 def test_the_app_has_one_tab_per_registered_tab_and_the_worker_preloads_the_registry():
-    import spaces.worker as worker
+    import ui.worker as worker
 
-    shown = [p.stem for p in (ROOT / "spaces").glob("*.py") if "\nTITLE = " in p.read_text() and "\ndef build(" in p.read_text()]
+    shown = [p.stem for p in (ROOT / "ui").glob("*.py") if "\nTITLE = " in p.read_text() and "\ndef build(" in p.read_text()]
     assert sorted(tabs()) == sorted(shown) and tabs()[0] == "identity"  # no tab left out of the app, the first one first
     assert {m.entry.partition(":")[0] for m in METHODS.values()} <= set(worker.PRELOAD_MODULES)
     assert set(worker.PRELOAD_GENERATORS) == {g for m in METHODS.values() for g in m.generators}

@@ -8,11 +8,11 @@ import pytest
 from methods import selective_amnesia as sa
 from methods.backends import GeneratorRef
 from methods.runtime import Cancelled
-from spaces.worker import Job, TrainingQueue
+from ui.worker import Job, TrainingQueue
 
 
 def _workers() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True) if "spaces.worker" in " ".join(p.cmdline())]
+    return [p for p in psutil.Process().children(recursive=True) if "ui.worker" in " ".join(p.cmdline())]
 
 
 def _long_job(tmp_path, name: str) -> Job:

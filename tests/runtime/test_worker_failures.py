@@ -3,8 +3,8 @@ over the time limit as one line, with the run's folder removed and the traceback
 import pytest
 
 from methods.errors import InputError
-from spaces.common import user_errors
-from spaces.worker import Job, TrainingQueue, WorkerFailed
+from ui.common import user_errors
+from ui.worker import Job, TrainingQueue, WorkerFailed
 from tests.runtime import worker_jobs
 
 

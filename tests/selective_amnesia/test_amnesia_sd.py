@@ -11,7 +11,7 @@ import torch
 
 from methods import selective_amnesia as sa
 from methods.backends.stable_diffusion import EMOJI_SD_DIR
-from spaces.common import by_name
+from ui.common import by_name
 from methods.backends import BackendError, load_generator
 from methods.backends.stable_diffusion import StableDiffusionBackend, offline_clip_tokenizer, tiny_pipeline
 from methods.judges.clip import clip_judge
@@ -114,8 +114,8 @@ def test_cli_on_a_local_pipeline(tiny_dir, tmp_path):
 
 
 def test_tab_runs_a_local_pipeline_and_explains_what_it_cannot_load(tiny_dir, monkeypatch):
-    from spaces import amnesia as tab
-    from spaces import models
+    from ui import amnesia as tab
+    from ui import models
 
     monkeypatch.setenv(models.DIR_VARIABLE, str(tiny_dir.parent))  # the operator's models folder
     sd_label = next(k for k, v in tab.MODELS.items() if v == "stable-diffusion")
@@ -141,8 +141,8 @@ def test_tab_runs_a_local_pipeline_and_explains_what_it_cannot_load(tiny_dir, mo
 @pytest.mark.parametrize("choice", ["/root/.ssh", "/nonexistent", "../tiny", "owner/not-listed", "x" * 10_000, None])
 def test_the_tab_loads_only_models_from_the_operators_list(tiny_dir, monkeypatch, choice):
     """A path or an unlisted id gets one message that says nothing about the server (no probing)."""
-    from spaces import amnesia as tab
-    from spaces import models
+    from ui import amnesia as tab
+    from ui import models
 
     monkeypatch.setenv(models.DIR_VARIABLE, str(tiny_dir.parent))
     sd_label = next(k for k, v in tab.MODELS.items() if v == "stable-diffusion")
@@ -154,7 +154,7 @@ def test_the_tab_loads_only_models_from_the_operators_list(tiny_dir, monkeypatch
 
 
 def test_offline_the_list_offers_what_loads_and_a_listed_hub_model_is_refused_at_once(monkeypatch):
-    from spaces import models
+    from ui import models
 
     monkeypatch.delenv(models.DIR_VARIABLE, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -216,8 +216,8 @@ def test_without_clip_the_attack_says_its_judge_is_unavailable(tiny, tmp_path):
 
 
 def test_tab_attack_uses_the_operators_clip_and_limits_rewordings(tiny_dir, tiny_clip_dir, monkeypatch):
-    from spaces import amnesia as tab
-    from spaces import models
+    from ui import amnesia as tab
+    from ui import models
 
     monkeypatch.setenv(models.DIR_VARIABLE, str(tiny_dir.parent))
     monkeypatch.setenv(models.JUDGE_VARIABLE, str(tiny_clip_dir))  # the operator's judge; visitors cannot choose one

@@ -118,8 +118,8 @@ def test_cli_contract(tmp_path):
 
 
 def test_tab_handler_runs_and_refuses_bad_input():
-    from spaces import amnesia as tab
-    from spaces.common import by_name
+    from ui import amnesia as tab
+    from ui.common import by_name
 
     model = list(tab.MODELS)[0]
     quiet = dict(request=None, progress=lambda *a, **k: None)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from spaces.launch import AppDidNotStart, running_app
+from ui.launch import AppDidNotStart, running_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "screenshots"

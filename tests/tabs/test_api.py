@@ -15,8 +15,8 @@ def test_api_lists_the_main_actions_only():
 
 
 def test_private_events_answer_what_no_button_sends_in_plain_words():
-    from spaces import amnesia, features, identity
-    from spaces.common import by_name
+    from ui import amnesia, features, identity
+    from ui.common import by_name
 
     for tab in (amnesia, features, identity):
         for title in ("no such title", None, ["a list"]):
@@ -30,7 +30,7 @@ def test_checked_components_hand_values_over_as_sent_and_leave_no_stub_file():
     import gradio as gr
     import pytest
 
-    from spaces import common
+    from ui import common
 
     slider, number = common.checked_by_handler(gr.Slider(0, 10, 5)), common.checked_by_handler(gr.Number(1))
     radio = common.checked_by_handler(gr.Radio(["quick", "full"], value="quick"))

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from methods.directions import save_directions
-from spaces import directions as tab
-from spaces import features
-from spaces.common import by_name
+from ui import directions as tab
+from ui import features
+from ui.common import by_name
 
 SEFA = list(tab.METHOD_LABELS)[0]
 

@@ -5,8 +5,8 @@ import gradio as gr
 import pytest
 from PIL import Image
 
-from spaces import features as tab
-from spaces.common import by_name
+from ui import features as tab
+from ui.common import by_name
 
 
 def no_progress(*args, **kwargs):
@@ -102,7 +102,7 @@ def test_page_seeds_from_the_browser_are_checked(seed):
 
 
 def test_a_refused_run_leaves_no_folder():
-    from spaces.common import RUNS_ROOT
+    from ui.common import RUNS_ROOT
 
     listing = lambda: set(RUNS_ROOT.iterdir()) if RUNS_ROOT.exists() else set()  # noqa: E731
     before = listing()
@@ -128,7 +128,7 @@ def test_unlearn_runs_and_returns_everything():
 
 
 def test_cancel_is_per_session():
-    from spaces.common import CancelFlags
+    from ui.common import CancelFlags
 
     flags = CancelFlags()
     alice, bob = flags.start("alice"), flags.start("bob")

@@ -22,7 +22,7 @@ from methods.feature_unlearning.labels import LabelSet
 from methods.runtime import RunResult, gpu_available
 from methods.runtime.config import check_cpu_budget, coerce_number
 from methods.sample import sample_images
-from spaces.common import (
+from ui.common import (
     EXAMPLES_ROOT,
     PRIVATE,
     TrainingSlot,

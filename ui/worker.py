@@ -13,7 +13,7 @@ one job and exits.
                        progress, cancelled, estimate_s=60)
 
 A job's function is a module-level function of ``methods`` taking ``progress=`` and ``cancel=``; its arguments
-are picklable, with generators as :class:`methods.backends.GeneratorRef`. Run it as ``python -m spaces.worker FD``.
+are picklable, with generators as :class:`methods.backends.GeneratorRef`. Run it as ``python -m ui.worker FD``.
 """
 from __future__ import annotations
 
@@ -199,6 +199,27 @@ def worker_main(fd: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------------
+# ZeroGPU: a GPU only for a decorated call in the server's process
+# ------------------------------------------------------------------------------------------------
+def zero_gpu() -> Optional[Any]:
+    """Hugging Face's ``spaces`` package when the app runs on ZeroGPU hardware (which sets ``SPACES_ZERO_GPU``), else
+    None. ZeroGPU attaches a GPU only to a call decorated with ``spaces.GPU`` in the main process, never to a child
+    worker; elsewhere (a CPU Space, a dedicated GPU, a laptop) runs stay in their worker process."""
+    if os.environ.get("SPACES_ZERO_GPU", "").strip().lower() not in ("1", "true"):
+        return None
+    try:
+        import spaces  # Hugging Face's package (this project's own UI package is ``ui``, so nothing shadows it)
+    except ImportError:
+        return None
+    return spaces if callable(getattr(spaces, "GPU", None)) else None
+
+
+def run_here(job: Job) -> Any:
+    """``job`` in this process, its result as a worker would send it back (the call ZeroGPU decorates)."""
+    return _portable(job.fn(*_resolve(job.args), progress=None, cancel=None, **_resolve(job.kwargs)))
+
+
+# ------------------------------------------------------------------------------------------------
 # The server's side
 # ------------------------------------------------------------------------------------------------
 class Worker:
@@ -206,9 +227,9 @@ class Worker:
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair()
-        # From the project's folder, so that `-m spaces.worker` finds this package however the app was started
+        # From the project's folder, so that `-m ui.worker` finds this package however the app was started
         # (a Space runs `python app.py` from a plain `pip install -r requirements.txt`, without installing the project).
-        self.process = subprocess.Popen([sys.executable, "-m", "spaces.worker", str(theirs.fileno())], cwd=PROJECT_ROOT,
+        self.process = subprocess.Popen([sys.executable, "-m", "ui.worker", str(theirs.fileno())], cwd=PROJECT_ROOT,
                                         pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
         theirs.close()
         self.conn = Connection(ours.detach())
@@ -246,7 +267,9 @@ class _Ticket:
 
 class TrainingQueue:
     """The process's one training slot: first come, first served; at most one queued-or-running run per
-    session; at most ``max_waiting`` runs waiting; a run is stopped after ``max_run_s``."""
+    session; at most ``max_waiting`` runs waiting; a run is stopped after ``max_run_s``, or after twice its own
+    estimate when that is longer (a Stable Diffusion run on a GPU: a CPU run's estimate is refused above the budget
+    before it queues)."""
 
     def __init__(self, max_waiting: int = 8, max_run_s: float = 600.0) -> None:
         self.max_waiting, self.max_run_s = max_waiting, max_run_s
@@ -279,6 +302,10 @@ class TrainingQueue:
             ahead = self._line[: self._line.index(ticket)]
         now = time.monotonic()
         return len(ahead), sum(t.left_s(now) for t in ahead)
+
+    def limit_s(self, estimate_s: float) -> float:
+        """How long a run estimated at ``estimate_s`` may hold the slot."""
+        return max(self.max_run_s, 2.0 * estimate_s)
 
     def busy(self) -> int:
         """Runs queued or running now."""
@@ -327,6 +354,12 @@ class TrainingQueue:
         finished = False
         try:
             self._wait_turn(ticket, progress, cancelled)
+            gpu = zero_gpu()
+            if gpu is not None:  # the GPU is lent to this call for at most the run's time limit
+                progress(0.0, "Running on a ZeroGPU GPU (its phases are not shown while it runs)…")
+                result = gpu.GPU(duration=int(self.limit_s(estimate_s)))(run_here)(job)
+                finished = True
+                return result
             worker = self._take_worker()
             waited = time.monotonic() - ticket.started if ticket.started else 0.0
             _send(worker.conn, job)
@@ -358,8 +391,9 @@ class TrainingQueue:
             if cancelled():
                 raise _cancelled()
             elapsed = time.monotonic() - (running_since or started)
-            if elapsed > (self.max_run_s if running_since else max(self.max_run_s, LOADING_LIMIT_S)):
-                raise InputError(f"This run took longer than the Space allows ({_duration(self.max_run_s)}) and was "
+            limit = self.limit_s(ticket.estimate_s)
+            if elapsed > (limit if running_since else max(limit, LOADING_LIMIT_S)):
+                raise InputError(f"This run took longer than the Space allows ({_duration(limit)}) and was "
                                  "stopped. Choose fewer steps, or run the command line on your own machine.")
             try:
                 if not worker.conn.poll(POLL_S):

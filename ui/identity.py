@@ -13,7 +13,7 @@ from methods.backends import DEFAULT_FACE_GENERATOR, GeneratorRef
 from methods.guide.face_input import align_face, load_photo
 from methods.runtime import RunResult, gpu_available
 from methods.runtime.config import check_cpu_budget
-from spaces.common import (
+from ui.common import (
     EXAMPLES_ROOT,
     PRIVATE,
     TrainingSlot,

@@ -15,7 +15,7 @@ from methods import directions as dirs
 from methods.backends import DEFAULT_FACE_GENERATOR, load_generator
 from methods.runtime import to_uint8
 from methods.runtime.config import coerce_number
-from spaces.common import PRIVATE, checked_by_handler, labelled_rows, user_errors, wired
+from ui.common import PRIVATE, checked_by_handler, labelled_rows, user_errors, wired
 from methods.errors import InputError
 
 MAX_SLIDERS = 20

@@ -15,7 +15,7 @@ from methods.backends import BackendError, GeneratorRef, load_generator
 from methods.backends.stable_diffusion import DEFAULT_MODEL, StableDiffusionBackend, check_prompt
 from methods.runtime import RunResult, gpu_available
 from methods.runtime.config import check_cpu_budget
-from spaces.common import (
+from ui.common import (
     by_name,
     PRIVATE,
     TrainingSlot,
@@ -35,7 +35,7 @@ from spaces.common import (
     checked_by_handler,
     precomputed_example,
 )
-from spaces.models import clip_judge_model, offered_models, resolve_model
+from ui.models import clip_judge_model, offered_models, resolve_model
 from methods.errors import InputError
 
 SD, EMOJI = "stable-diffusion", "emoji-sd"
@@ -359,12 +359,14 @@ def _forget_prompt(sd_model: str, forget_prompt: str, surrogate_prompt: str, rep
         raise BackendError(f"this UNet has {parameters / 1e6:.0f} M parameters: fine-tuning it needs a GPU, and this "
                            "machine has none. Run the command in the README's Stable Diffusion recipe on a GPU machine.")
     config = Config.for_model(
-        model, forget=(forget_prompt or "").strip(), surrogate=(surrogate_prompt or "").strip() or "noise",
+        model, sa.presets_for(model)["full"], forget=(forget_prompt or "").strip(), surrogate=(surrogate_prompt or "").strip() or "noise",
         replay_prompts=tuple(p.strip() for p in (replay or "").splitlines() if p.strip()), train_method=train_method,
         **settings)
     # the pipeline loads in the worker (its memory goes when the run ends); the prompts are checked there too
     attack = {"attack": True, "judge_model": clip_judge_model(), "paraphrases": rewordings} if with_attack else {}
-    result = SLOT.run(request, progress, sa.forget, GeneratorRef(SD, source=model), config, **attack, estimate_s=120.0)
+    # on a GPU the run's own estimate sets its time limit (a small UNet on a CPU: the Space's usual limit)
+    estimate = config.gpu_seconds(config.resolution or 512) if gpu_available() else 120.0
+    result = SLOT.run(request, progress, sa.forget, GeneratorRef(SD, source=model), config, **attack, estimate_s=estimate)
     done = (f"Done: '{markdown_text(config.forget)}' → '{markdown_text(config.surrogate)}' in {result.report['wall_s']:.1f} s. "
             "The UNet's files are below (the rest of the pipeline is the base model's).")
     short = {k: (k if len(k) <= 18 else k[:17] + "…") for k in result.galleries["before"]}

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from methods.runtime import Cancelled, Preset, RunResult, load_display, ui_bounds
-from spaces.worker import Job, TrainingQueue, WorkerFailed
+from ui.worker import Job, TrainingQueue, WorkerFailed
 from methods.errors import MARKUP, InputError
 
 log = logging.getLogger("unlearning_studio")
@@ -275,7 +275,7 @@ class _GradioProgress:
         self.progress(fraction, desc=message)
 
 
-QUEUE = TrainingQueue()  # the process's one training slot, shared by every tab (see spaces/worker.py)
+QUEUE = TrainingQueue()  # the process's one training slot, shared by every tab (see ui/worker.py)
 
 
 class TrainingSlot:
