@@ -1,8 +1,9 @@
 """What every method shares and none owns: device and seeding, progress and cancel, the training set-up,
 the run contract (:class:`RunResult` + :func:`save_run`) and config bounds.
 
-Files: ``device.py`` (accelerate, threads, seeds, memory), ``progress.py`` (progress, sub-ranges, cancel),
-``training.py`` (trainable copy + Adam + ``accelerator.prepare``), ``results.py`` (the run contract, saving,
+Files: ``device.py`` (accelerate, threads, seeds, memory), ``distributed.py`` (several processes: slices, averaged
+gradients), ``progress.py`` (progress, sub-ranges, cancel),
+``training.py`` (trainable copy + Adam + the step), ``results.py`` (the run contract, saving,
 precomputed examples, JSON), ``config.py`` (fields with bounds declared once, read by the UI; presets), ``attack.py`` (the shared shape of a
 recovery attack), ``cache.py`` (on-disk caches of what depends only on a model's weights).
 """
