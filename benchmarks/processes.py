@@ -129,12 +129,14 @@ def main() -> None:
             runs = [run_case(case, n, work / f"{len(result['runs'])}-{n}") for n in (1, 2)]
             result["runs"][name] = runs
             print(name, json.dumps(runs), flush=True)
-    result["reading"] = ("Two processes give the one-process result within the spread of a re-seeded run: the global "
-                         "batch is the same, but a loss that draws its own noise (Selective Amnesia's) draws it apart on "
-                         "each process, and a BatchNorm that trains (Voynov's reconstructor) normalises each half on its "
-                         "own. On a 2-core CPU two processes are not faster: each has one core, and each also loads the "
-                         "models and repeats what every process needs (a Fisher not yet cached, an inversion). The path "
-                         "is for several GPUs, where each process has its own device.")
+    result["reading"] = ("Where the two differ, the loop is only statistically the one-process run: Selective Amnesia's "
+                         "loss draws its own noise apart on each process, GUIDE starts from an inversion each process "
+                         "computes with one core instead of two (the same steps, rounded differently), and Voynov's "
+                         "reconstructor normalises each half of the batch by its own BatchNorm statistics. Feature "
+                         "Unlearning's loss has no noise of its own and gives the same figures. On a 2-core CPU two "
+                         "processes are not faster: each has one core, and each loads the models and repeats what every "
+                         "process needs (a Fisher not yet cached, an inversion). The path is for several GPUs, where each "
+                         "process has its own device.")
     args.out.write_text(json.dumps(result, indent=2))
     write_markdown(result, args.out.with_suffix(".md"))
     print(args.out.with_suffix(".md").read_text())

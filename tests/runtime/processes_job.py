@@ -52,7 +52,17 @@ def voynov(face):
     return module, {"num_processes": process_count(), "weights_identical_on_every_process": result.identical_on_every_process}
 
 
-LOOPS = {"feature_unlearning": feature_unlearning, "guide": guide, "selective_amnesia": selective_amnesia, "voynov": voynov}
+def esd(_):
+    from methods.esd.config import ESDConfig
+    from methods.esd.train import run
+
+    emoji = load_generator("emoji-sd").with_conditions([], sample_steps=2)
+    erased, report = run(ESDConfig(forget=("a cat",), iterations=3, batch_size=2, ddim_steps=4, seed=1), emoji)
+    return erased.module, report
+
+
+LOOPS = {"feature_unlearning": feature_unlearning, "guide": guide, "selective_amnesia": selective_amnesia, "voynov": voynov,
+         "esd": esd}
 
 
 def main(out: Path) -> None:

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from methods.backends import load_generator
 
 JOB = Path(__file__).with_name("processes_job.py")
-LOOPS = ("feature_unlearning", "guide", "selective_amnesia", "voynov")
+LOOPS = ("feature_unlearning", "guide", "selective_amnesia", "voynov", "esd")
 
 
 @pytest.fixture(scope="module")
