@@ -16,7 +16,7 @@ from ..runtime.distributed import is_main_process
 from ..runtime.results import other_process_result
 from .evaluate import heldout_rows, verdict
 from .probe import adversarial_probe
-from .train import run, save_result
+from .train import run, save_result, validate_labels
 from ..errors import InputError
 
 COLUMNS = ["original generator", "unlearned generator", "latent shift (no training)"]
@@ -43,6 +43,7 @@ def unlearn_from_labels(
         pool = backend.sample_latents(256, HELDOUT_SEED + 2)
         has = direction.has_feature(pool)
         positives, negatives = pool[has], pool[~has]
+    positives, negatives = validate_labels(positives, negatives, backend.latent_dim, min_each=0)  # arrays (a CLI's .npy) as tensors
     if len(positives) < MIN_LABELS_EACH or len(negatives) < MIN_LABELS_EACH:
         raise InputError(
             f"too few labels: need at least {MIN_LABELS_EACH} samples with the feature and {MIN_LABELS_EACH} without "

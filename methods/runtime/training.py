@@ -35,10 +35,6 @@ class TrainingSetup:
     def num_processes(self) -> int:
         return self.accelerator.num_processes
 
-    def unwrapped(self) -> torch.nn.Module:
-        """The student's module (kept for the loops that read it as such: it is never wrapped)."""
-        return self.student.module
-
     def share(self, batch: torch.Tensor, what: str = "batch") -> torch.Tensor:
         """This process's slice of a global batch every process drew alike (all of it with one process)."""
         return share(batch, what)

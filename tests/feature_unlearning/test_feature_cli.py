@@ -39,6 +39,18 @@ def test_feature_unlearning_then_sample_round_trip(dcgan, mouth_labels, tmp_path
     assert np.abs(unlearned.astype(int) - original).mean() < 20  # ... and still the same faces, nearly
 
 
+def test_the_probe_runs_from_label_files(mouth_labels, tmp_path):
+    """Labels read from .npy files (arrays, not tensors) reach the probe too: the full preset's default path."""
+    pos, neg = mouth_labels
+    np.save(tmp_path / "P.npy", pos.numpy())
+    np.save(tmp_path / "N.npy", neg.numpy())
+    r = _run("methods.feature_unlearning", "--positives", str(tmp_path / "P.npy"), "--negatives", str(tmp_path / "N.npy"),
+             "--out", str(tmp_path / "run"), "--steps", "4", "--batch-size", "8", "--eval-samples", "16", "--probe")
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert 0 <= report["probe"]["unlearned"]["judge_rate_after_attack"] <= 1  # the probe ran, on the unlearned generator
+
+
 def test_cli_bad_inputs_give_messages_not_tracebacks(tmp_path):
     np.save(tmp_path / "bad.npy", np.zeros((4, 7), np.float32))
     r = _run("methods.feature_unlearning", "--positives", str(tmp_path / "bad.npy"), "--negatives", str(tmp_path / "bad.npy"),

@@ -63,3 +63,24 @@ def test_without_zero_gpu_the_package_alone_changes_nothing(monkeypatch, fake_sp
 
 def _square(x: int, progress=None, cancel=None) -> int:
     return x * x
+
+
+def test_a_runs_time_limit_follows_its_own_estimate() -> None:
+    """The Space's limit for a CPU run; twice a longer run's own estimate (Stable Diffusion on a GPU)."""
+    queue = TrainingQueue(max_run_s=600)
+    assert queue.limit_s(60) == 600 and queue.limit_s(900) == 1800
+    queue.shutdown()
+
+
+def test_the_gpu_estimate_is_the_benchmarks_count() -> None:
+    """AmnesiaConfig.gpu_seconds reads its constants from benchmarks/results/sd_gpu_estimate.json's counts."""
+    import json
+
+    from methods.selective_amnesia.config import ASSUMED_GPU_TFLOPS, AmnesiaConfig
+
+    estimate = json.loads((ROOT / "benchmarks/results/sd_gpu_estimate.json").read_text())
+    rate = f"{ASSUMED_GPU_TFLOPS:g} TFLOP/s"
+    for name, row in estimate["runs"].items():
+        config = AmnesiaConfig.for_model("CompVis/stable-diffusion-v1-4", train_method=row["train_method"],
+                                         gradient_checkpointing=row["gradient_checkpointing"])
+        assert abs(config.gpu_seconds() / 60 - row["run_minutes_at"][rate]) <= 0.1 * row["run_minutes_at"][rate], name
