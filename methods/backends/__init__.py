@@ -10,13 +10,16 @@ from .base import (
     register,
     registered_names,
 )
-from . import dcgan, digits, stable_diffusion  # noqa: F401  (registers "digiface-dcgan", "digits-cvae", "digits-ddpm", "stable-diffusion")
+from . import dcgan, digits, face_vae, stable_diffusion  # noqa: F401  (registers "digiface-dcgan", "digiface-vae", "digits-cvae",
+# "digits-ddpm", "stable-diffusion")
 
 DEFAULT_FACE_GENERATOR = "digiface-dcgan"
+FACE_GENERATORS = (DEFAULT_FACE_GENERATOR, "digiface-vae")  # unconditional 64-px face generators (Features, Directions)
 
 __all__ = [
     "BackendError",
     "DEFAULT_FACE_GENERATOR",
+    "FACE_GENERATORS",
     "GeneratorBackend",
     "GeneratorRef",
     "WSpaceBackend",
