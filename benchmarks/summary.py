@@ -33,6 +33,13 @@ def rows() -> list[str]:
                    f"{f['original']['open_mouth_rate']:.1%} → **{f['unlearned']['open_mouth_rate']:.1%}** (latent shift "
                    f"{f['latent shift']['open_mouth_rate']:.1%}) | faces without it: SSIM {f['unlearned']['ssim_kept_vs_original']:.3f} | "
                    f"{fu['default_run']['wall_s']} s | [feature_unlearning](benchmarks/results/feature_unlearning.md) |")
+    both = _load("features_gan_vae")
+    for r in (both or {}).get("rows", []):
+        if r["generator"] == "digiface-vae" and r["feature"] == "open mouth":
+            out.append(f"| Features · Feature Unlearning · face VAE (distilled from the GAN) | open mouths on 1000 new faces "
+                       f"(dlib landmarks, held-out protocol) | {r['rate']['original']:.1%} → **{r['rate']['unlearned']:.1%}** "
+                       f"(latent shift {r['rate']['latent shift']:.1%}) | faces without it: SSIM {r['feature_free_ssim']:.3f} | "
+                       f"{r['train_s']:.0f} s training | [features_gan_vae](benchmarks/results/features_gan_vae.md) |")
     guide = _load("guide")
     if guide:
         name, g = next(iter(guide.items()))

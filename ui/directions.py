@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from methods import directions as dirs
-from methods.backends import DEFAULT_FACE_GENERATOR, load_generator
+from methods.backends import DEFAULT_FACE_GENERATOR, FACE_GENERATORS, load_generator
 from methods.runtime import to_uint8
 from methods.runtime.config import coerce_number
 from ui.common import PRIVATE, checked_by_handler, labelled_rows, user_errors, wired
@@ -43,7 +43,7 @@ def build() -> dict[str, Any]:
     gr.Markdown(INTRO)
     with gr.Row():
         method = gr.Radio(list(METHOD_LABELS), value=list(METHOD_LABELS)[0], label="Method", scale=2)
-        generator = gr.Dropdown([DEFAULT_FACE_GENERATOR], value=DEFAULT_FACE_GENERATOR, label="Generator", scale=1,
+        generator = gr.Dropdown(list(FACE_GENERATORS), value=DEFAULT_FACE_GENERATOR, label="Generator", scale=1,
                                 allow_custom_value=True)  # load_method checks it, in plain words
         upload = gr.File(label="…or load a directions.safetensors", file_types=[".safetensors"], type="filepath", scale=1)
     with gr.Row():
@@ -75,7 +75,7 @@ def build() -> dict[str, Any]:
     load_inputs = [method, generator, upload, count, max_shift, seed]
     load_outputs = wired(ui, load_method)
     method.change(load_method, load_inputs, load_outputs, api_name="directions_load")
-    for event in (upload.upload, count.release, max_shift.release, reset_btn.click):
+    for event in (upload.upload, generator.change, count.release, max_shift.release, reset_btn.click):
         event(load_method, load_inputs, load_outputs, api_visibility=PRIVATE)
     for i, s in enumerate(sliders):  # one public endpoint renders a face; the other 19 sliders call it privately
         s.release(render_face, [state, seed, *sliders], [face], queue=False, show_progress="hidden", trigger_mode="always_last",
@@ -104,8 +104,8 @@ def load_method(method_label: str, generator_name: str, upload_path: Optional[st
     n = int(coerce_number(count, 1, MAX_SLIDERS, "Directions shown", integer=True))
     eps = coerce_number(max_shift, *SHIFT_RANGE, "Slider range")
     seed = int(coerce_number(seed, 0, MAX_SEED, "Seed", integer=True))
-    if generator_name != DEFAULT_FACE_GENERATOR:  # a name from the list, never a folder on the server
-        raise InputError(f"unknown generator: this tab shows '{DEFAULT_FACE_GENERATOR}'")
+    if generator_name not in FACE_GENERATORS:  # a name from the list, never a folder on the server
+        raise InputError(f"unknown generator: this tab shows {' or '.join(repr(g) for g in FACE_GENERATORS)}")
     backend = load_generator(generator_name)
     if upload_path:
         directions, report = dirs.load_directions(upload_path, backend.latent_dim)

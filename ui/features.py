@@ -13,6 +13,7 @@ import gradio as gr
 from methods import feature_unlearning as fu
 from methods.backends import (
     DEFAULT_FACE_GENERATOR,
+    FACE_GENERATORS,
     GeneratorBackend,
     GeneratorRef,
     load_generator,
@@ -44,6 +45,8 @@ from ui.common import (
 from methods.errors import InputError
 
 PAGE_SIZE = 64
+# the generators this tab unlearns from: the GAN (default) and the VAE distilled from it (the paper's two kinds)
+GENERATORS = dict(zip(("DigiFace DCGAN (a GAN)", "face VAE (distilled from the GAN)"), FACE_GENERATORS))
 MAX_NAME = 40
 MAX_SEED = 2**31 - 1
 SLOT = TrainingSlot("features")
@@ -59,6 +62,8 @@ Every face on a page you labelled and did not click counts as *without* the feat
 **2.** Label a few pages (*More samples*): ~10 with the feature is a start, 30+ is better.
 **3.** *Unlearn*: a copy of the generator is fine-tuned so latents that carry the feature now give the same face
 without it (Moon, Cho & Kim, AAAI 2024). It is compared with the free alternative — moving the latent at sampling time.
+The paper's two kinds of generator are here: the face GAN, and a face VAE trained by this project from the GAN's
+faces (blurrier; choose it above the faces).
 """
 
 GLOSSARY = """
@@ -71,6 +76,8 @@ GLOSSARY = """
 - **Latent shift**: the free alternative — move each latent at sampling time instead of changing the weights.
 - **SSIM**: pixel similarity to the original face (1 = identical). **α**: weight of the unlearning terms.
 - **PGD probe**: an attack that nudges latents (L2 radius 1.5) to bring the feature back, judged again.
+- **GAN, VAE**: two kinds of generator. A GAN learns to fool a critic; a VAE learns to compress faces into a latent
+  code and draw them back (its faces are smoother). Both draw a face from a random latent, so the same method works on both.
 """
 
 GRID_TEMPLATE = """
@@ -130,6 +137,9 @@ def build() -> dict[str, Any]:
                                 visible=False, elem_id="fu-use-direction")
     with gr.Row():
         with gr.Column(scale=3):
+            generator_choice = gr.Radio(list(GENERATORS), value=next(iter(GENERATORS)), label="Generator",
+                                        info="changing it starts a new labelling: labels belong to one generator",
+                                        elem_id="fu-generator")
             with gr.Row():
                 seed = gr.Number(0, label="Page seed", precision=0, minimum=0, maximum=MAX_SEED, scale=1)
                 show_btn = gr.Button("Show page", scale=1)
@@ -178,7 +188,7 @@ def build() -> dict[str, Any]:
     # --------------------------------------------------------------------------------------------
     # Events
     # --------------------------------------------------------------------------------------------
-    ui = dict(grid=grid, labels=labels, counts=counts, seed=seed, steps=steps, batch=batch, lr=lr, probe=probe,
+    ui = dict(grid=grid, labels=labels, counts=counts, seed=seed, generator_choice=generator_choice, steps=steps, batch=batch, lr=lr, probe=probe,
               with_img=with_img, without_img=without_img, metrics=metrics, downloads=downloads, status=status,
               verdict=verdict, feature_name=feature_name)
     grid.change(record_marks, [grid, labels], wired(ui, record_marks), queue=False, show_progress="hidden",
@@ -188,6 +198,8 @@ def build() -> dict[str, Any]:
     save_btn.click(save_labels, [grid, labels], [labels_out], api_visibility=PRIVATE)
     labels_in.upload(load_labels, [labels_in], wired(ui, load_labels), api_visibility=PRIVATE)
     preset.change(preset_settings, [preset], wired(ui, preset_settings), api_visibility=PRIVATE, show_progress="hidden")
+    generator_choice.change(choose_generator, [generator_choice], wired(ui, choose_generator), api_visibility=PRIVATE,
+                            show_progress="hidden")
     SLOT.wire(run_btn, stop_btn, unlearn,
               [grid, labels, steps, batch, lr, alpha, thr, run_seed, probe, base_file, sent_direction, use_direction, feature_name,
                preset],
@@ -203,6 +215,8 @@ def build() -> dict[str, Any]:
 def _labels(state: Optional[LabelSet], grid_value: Optional[dict]) -> LabelSet:
     """The session's labels including the page on screen (every visible page counts as labelled)."""
     labels = state if isinstance(state, LabelSet) else LabelSet(DEFAULT_FACE_GENERATOR, PAGE_SIZE)
+    if labels.generator not in GENERATORS.values():  # a session's state is the server's, but keep the list the only way in
+        raise InputError("choose one of the tab's generators")
     if isinstance(grid_value, dict) and "seed" in grid_value and isinstance(grid_value.get("marked"), list):
         seed = int(coerce_number(grid_value["seed"], 0, MAX_SEED, "Page seed", integer=True))  # the browser's value: untrusted
         labels.mark_page(seed, [bool(m) for m in grid_value["marked"]][:PAGE_SIZE])
@@ -230,13 +244,22 @@ def _page(generator: GeneratorBackend, seed: int, labels: LabelSet) -> dict[str,
             "tiles": [data_uri(im) for im in images]}
 
 
-PAGE_OUTPUTS = ("grid", "labels", "counts", "seed")
+PAGE_OUTPUTS = ("grid", "labels", "counts", "seed", "generator_choice")
 
 
 def _show(seed: int, labels: LabelSet) -> dict[str, Any]:
-    page = _page(load_generator(DEFAULT_FACE_GENERATOR), seed, labels)
+    page = _page(load_generator(labels.generator), seed, labels)
     return {"grid": gr.HTML(value=page["value"], tiles=page["tiles"]), "labels": labels,
-            "counts": _counts_text(labels, page["value"]), "seed": seed}
+            "counts": _counts_text(labels, page["value"]), "seed": seed,
+            "generator_choice": next(k for k, v in GENERATORS.items() if v == labels.generator)}
+
+
+@user_errors(outputs=PAGE_OUTPUTS, status="counts")
+def choose_generator(choice: str):
+    """A new labelling on the chosen generator, from its first page."""
+    if choice not in GENERATORS:
+        raise InputError(f"choose one of: {', '.join(GENERATORS)}")
+    return _show(0, LabelSet(GENERATORS[choice], PAGE_SIZE))
 
 
 @user_errors(outputs=("labels", "counts"), status="counts")
@@ -276,9 +299,9 @@ def load_labels(path: Optional[str]):
     if not path:
         raise InputError("choose a labels.json file first")
     labels = LabelSet.load(Path(path))
-    if labels.generator != DEFAULT_FACE_GENERATOR or labels.page_size != PAGE_SIZE:
+    if labels.generator not in GENERATORS.values() or labels.page_size != PAGE_SIZE:
         raise InputError(f"these labels are for '{labels.generator}' with {labels.page_size} samples a page; "
-                         f"this tab labels '{DEFAULT_FACE_GENERATOR}' with {PAGE_SIZE}")
+                         f"this tab labels {' or '.join(repr(g) for g in GENERATORS.values())} with {PAGE_SIZE}")
     if not labels.pages:
         raise InputError("the labels file has no labelled pages")
     return _show(min(labels.pages), labels)
@@ -304,7 +327,11 @@ def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, ba
     config = Config.from_inputs(**{**chosen.settings, "steps": steps, "batch_size": batch, "lr": lr, "alpha": alpha,
                                    "seed": run_seed, "threshold": thr if thr in fu.THRESHOLDS else ""})
     check_cpu_budget(config.cpu_seconds(chosen), gpu_available())
-    generator = load_generator(DEFAULT_FACE_GENERATOR)
+    # a sent direction is unlearnt on the generator it was found on; labels on the one they were clicked on
+    name = sent_direction.get("generator") if use_direction and sent_direction else labels.generator
+    if name not in GENERATORS.values():
+        raise InputError("choose one of the tab's generators")
+    generator = load_generator(name)
     direction = None
     if use_direction and sent_direction:
         direction = fu.FeatureDirection.from_vector(generator, sent_direction["vector"])
@@ -319,7 +346,7 @@ def unlearn(grid_value, state, steps, batch, lr, alpha, thr, run_seed, probe, ba
         source = f"{len(pos)} faces with the feature and {len(neg)} without"
     if base_file:
         load_weights_into(generator, Path(base_file))  # checked here, before the run queues; the worker loads it again
-    ref = GeneratorRef(DEFAULT_FACE_GENERATOR, weights=str(base_file) if base_file else None)
+    ref = GeneratorRef(name, weights=str(base_file) if base_file else None)
     result = SLOT.run(request, progress, fu.unlearn_from_labels, ref, pos, neg, config, probe=bool(probe),
                       direction=direction, feature=_feature(feature_name), estimate_s=config.cpu_seconds(chosen))
     return _outputs(result, f"Done: {config.steps} steps in {result.report['train_seconds']:.1f} s on {source}.")

@@ -287,6 +287,28 @@ def test_features_label_unlearn_and_errors(browser, app_url):
     page.close()
 
 
+def test_features_on_the_vae(browser, app_url):
+    """The generator choice: the VAE's faces replace the GAN's, its labelling starts empty, and a run unlearns on it."""
+    page = _open_tab(browser, app_url, "Features", LAPTOP)
+    page.wait_for_selector(".fu-tile", timeout=30_000)
+    gan_tile = page.locator(".fu-tile").first.inner_html()
+    page.locator("#fu-generator").get_by_text("face VAE").click()
+    page.wait_for_function("(before) => document.querySelector('.fu-tile').innerHTML !== before", arg=gan_tile,
+                           timeout=30_000)
+    assert page.locator(".fu-tile").count() == 64
+    for i in (0, 3, 8, 14, 21, 30):
+        page.locator(".fu-tile").nth(i).click()
+    page.wait_for_function("document.querySelector('#fu-counts').innerText.includes('6 with the feature')", timeout=10_000)
+    page.get_by_role("button", name="Unlearn").click()
+    try:
+        page.wait_for_function("document.querySelector('#fu-status').innerText.includes('Done: 75 steps')", timeout=240_000)
+    finally:
+        page.screenshot(path=str(SHOTS / "features-vae.png"), full_page=True)
+    assert page.locator("#fu-with img").count() >= 1
+    assert "Traceback" not in page.content()
+    page.close()
+
+
 def test_features_example_shows_at_once_with_its_labels(browser, app_url):
     page = _open_tab(browser, app_url, "Features", LAPTOP)
     page.wait_for_selector(".fu-tile", timeout=30_000)

@@ -1,4 +1,7 @@
 """Directions tab handlers: sliders, strip, hand-off to Features, and bad input."""
+import json
+from pathlib import Path
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -74,3 +77,18 @@ def test_strip_and_use_as_feature_then_unlearn_it(state):
                                                      False, None, sent, True, request=None, progress=lambda *a, **k: None))
     assert "Done: 5 steps" in out["status"] and "direction #2" in out["status"]
     assert out["verdict"].startswith("**The feature: ") and "a training fit" in out["verdict"]  # no probe: no judge
+
+
+def test_the_vae_has_sefa_directions_to_send_and_says_why_not_voynov():
+    vae = by_name(tab.load_method, tab.load_method(SEFA, "digiface-vae", None, 5, 4, 0))
+    assert vae["state"]["generator"] == "digiface-vae" and vae["state"]["directions"].shape[1] == 100
+    assert "digiface-vae" in vae["info"]
+    voynov = list(tab.METHOD_LABELS)[1]
+    message = refused(tab.load_method, tab.load_method(voynov, "digiface-vae", None, 5, 4, 0), "info")
+    assert "no trained Voynov directions are shipped for 'digiface-vae'" in message and "--generator digiface-vae" in message
+    # a direction found on the VAE is unlearnt on the VAE, whatever the Features tab was labelling
+    sent = by_name(tab.use_as_feature, tab.use_as_feature(vae["state"], 1, "+ side"))["direction_state"]
+    out = by_name(features.unlearn, features.unlearn({"seed": 0, "marked": [False] * 64}, None, 5, 8, 1e-4, 1.0, "mean", 0,
+                                                     False, None, sent, True, request=None, progress=lambda *a, **k: None))
+    assert "Done: 5 steps" in out["status"]
+    assert json.loads(next(Path(f) for f in out["downloads"] if f.endswith("config.json")).read_text())["backend"] == "digiface-vae"

@@ -135,3 +135,15 @@ def test_cancel_is_per_session():
     flags.cancel("alice")
     assert alice() and not bob()
     assert not flags.start("alice")()  # a new run of alice starts un-cancelled
+
+
+def test_choosing_the_vae_starts_a_labelling_on_its_faces():
+    gan = named(tab.show_page, 0, page(0), None)
+    out = named(tab.choose_generator, "face VAE (distilled from the GAN)")
+    labels = out["labels"]
+    assert labels.generator == "digiface-vae" and labels.counts() == (0, 0)
+    assert out["generator_choice"] == "face VAE (distilled from the GAN)"
+    assert out["grid"].props["tiles"] != gan["grid"].props["tiles"]  # the VAE's faces, not the GAN's
+    marked = named(tab.record_marks, page(0, {1, 2}), labels)["labels"]
+    assert marked.generator == "digiface-vae" and marked.counts() == (2, 62)
+    assert "choose one of" in refused(named(tab.choose_generator, "/etc/passwd"), "counts")
