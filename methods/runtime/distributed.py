@@ -76,25 +76,27 @@ def average_gradients(parameters: Iterable[torch.nn.Parameter]) -> None:
     are left so: every process runs the same code, so the same ones have none."""
     if not _distributed():
         return
-    grads = [p.grad for p in parameters if p.grad is not None]
     n = process_count()
+
+    def reduce(bucket: list[torch.Tensor]) -> None:
+        flat = torch.cat([g.reshape(-1) for g in bucket])
+        torch.distributed.all_reduce(flat)
+        flat /= n
+        offset = 0
+        for g in bucket:
+            g.copy_(flat[offset : offset + g.numel()].view_as(g))
+            offset += g.numel()
+
     bucket: list[torch.Tensor] = []
     filled = 0
-    for g in grads + [None]:
-        if g is not None and (not bucket or (filled + g.numel() <= BUCKET_ELEMENTS and g.dtype == bucket[0].dtype
-                                             and g.device == bucket[0].device)):
-            bucket.append(g)
-            filled += g.numel()
-            continue
-        if bucket:
-            flat = torch.cat([b.reshape(-1) for b in bucket])
-            torch.distributed.all_reduce(flat)
-            flat /= n
-            offset = 0
-            for b in bucket:
-                b.copy_(flat[offset : offset + b.numel()].view_as(b))
-                offset += b.numel()
-        bucket, filled = ([g], g.numel()) if g is not None else ([], 0)
+    for g in (p.grad for p in parameters if p.grad is not None):
+        if bucket and (filled + g.numel() > BUCKET_ELEMENTS or g.dtype != bucket[0].dtype or g.device != bucket[0].device):
+            reduce(bucket)
+            bucket, filled = [], 0
+        bucket.append(g)
+        filled += g.numel()
+    if bucket:
+        reduce(bucket)
 
 
 @torch.no_grad()
