@@ -36,6 +36,7 @@ from methods.errors import InputError
 SLOT = TrainingSlot("identity")
 Config = guide.GuideConfig
 PRESETS = guide.PRESETS
+ROBUST_ROUNDS = guide.ROBUST_ROUNDS
 
 
 def _preset_seconds(preset) -> float:
@@ -52,9 +53,12 @@ HOW = """
 The face is aligned the way the generator frames its faces and *inverted*: the generator's latent that draws it is
 found. GUIDE then fine-tunes a copy of the generator so that this latent — and its neighbourhood — draws a different,
 un-identified face (the **target**), while random faces stay as they were. The paper's baseline (target = the
-average face) runs beside it. **About the target face:** it is the person's latent mirrored to the far side of the
-average face. On this small 64-px generator it is often dark or odd-looking: that is the intended "nobody" face, not
-a broken result; the table says whether dlib still finds a face there.
+average face) runs beside it. **The target face** is, by default, one of the generator's own random faces — the one
+nearest to the person that dlib finds as a face, of typical brightness, and recognised as someone else: a face of
+nobody in particular. The paper's target (the person's latent mirrored past the average face, "UFO") is one setting
+away; on this 64-px generator it is often a dark, odd face. **Robust mode** then attacks its own result: it inverts
+the photo and its views again into the unlearned generator, adds every latent that still draws the person to what it
+forgets, and trains on — a few rounds. A stronger attack that the training never sees judges the result.
 """
 
 GLOSSARY = """
@@ -64,13 +68,17 @@ GLOSSARY = """
   inverted on its own — the person must be forgotten there too, not just in one latent.
 - **Random faces kept** (*preservation*): random faces before and after that dlib still calls the same person; SSIM
   is their pixel similarity (1 = identical).
-- **GUIDE**: the method; **UFO target**: the un-identified face it trains towards (*d*: how far past the average
-  face, in units of a typical face's distance from it); **W space**: the generator's internal latent space used here.
+- **GUIDE**: the method; **target**: the face the person's latent draws afterwards — a random face of nobody (the
+  default) or the paper's **UFO** point (*d*: how far past the average face, in units of a typical face's distance
+  from it); **W space**: the generator's internal latent space used here.
 - **Baseline**: the paper's comparison — the same fine-tuning towards the average face, with the local loss only.
-- **Recovery attack** (re-inversion): someone holding the unlearned generator and the photo simply inverts the photo
-  again — the same inversion, plus a restart — and asks dlib whether the face found is the person. The same attack
-  on the original generator must find them (the check that the attack means something). On this generator it does
-  find them again after GUIDE: the method hides the person's own latent, not every latent that can draw them.
+- **Recovery attack** (held-out re-inversion): someone holding the unlearned generator and the photo inverts the
+  photo and its views again — from the average face, from random starts and in the generator's input space, with a
+  schedule no training used — and dlib says whether the face found is the person. The same attack on the original
+  generator must find them (the check that the attack means something). On this generator it finds them again after
+  GUIDE: the method hides the person's own latent, not every latent that can draw them.
+- **Robust mode**: GUIDE alternated with an attack on its own result (the method's inversion, a training fit: its
+  figures are named so), forgetting what the attack finds each round.
 - **Quick / Full**: quick uses fewer steps at a higher learning rate, three views and 16 random faces (a result in
   about 20 s); full is the benchmarked setting and adds the baseline and the recovery attack.
 """
@@ -100,8 +108,13 @@ def build() -> None:
                              file_types=["image"], type="filepath")
             with gr.Accordion("Settings", open=False):
                 steps = config_slider(Config, "steps", "Fine-tuning steps", value=PRESETS["quick"].settings["steps"])
+                robust = gr.Checkbox(Config.default("robust_rounds") > 0, elem_id="id-robust",
+                                     label=f"Robust mode: attack the result and forget what the attack finds "
+                                           f"({ROBUST_ROUNDS} rounds, slower; runs without the baseline)")
+                target = gr.Radio([("a random face of nobody", "nobody"), ("the paper's UFO point", "ufo")],
+                                  value=Config.default("target"), label="Target face", elem_id="id-target")
                 distance = config_slider(Config, "d", "UFO distance d",
-                                         info="in units of a typical face's distance from the average face")
+                                         info="for the UFO target: in units of a typical face's distance from the average face")
                 with_baseline = gr.Checkbox(PRESETS["quick"].options["compare_baseline"], label="Also run the paper's baseline (target = average face)")
                 seed = checked_by_handler(gr.Number(Config.default("seed"), label="Seed", precision=0, minimum=0))
             with gr.Accordion("How it works", open=False):
@@ -121,23 +134,24 @@ def build() -> None:
             metrics = gr.Dataframe(headers=["metric (dlib)", "GUIDE", "baseline"], interactive=False, wrap=True, max_height=1000, elem_id="id-metrics")
             downloads = gr.File(label="Downloads: the unlearned generator (GUIDE) and its report", file_count="multiple",
                                 interactive=False)
-    ui = dict(photo=photo, preview=preview, status=status, steps=steps, with_baseline=with_baseline, with_attack=with_attack,
+    ui = dict(photo=photo, preview=preview, status=status, steps=steps, with_baseline=with_baseline, with_attack=with_attack, robust=robust,
               pipeline=pipeline, views=views, preservation=preservation, metrics=metrics, downloads=downloads,
               verdict=verdict, attack_title=attack_title, attack_rows=attack_rows)
     photo.change(preview_face, [photo], wired(ui, preview_face), api_name="identity_preview")
     preset.change(preset_settings, [preset], wired(ui, preset_settings), api_visibility=PRIVATE, show_progress="hidden")
     for button in example_buttons:
         button.click(show_example, [button], wired(ui, show_example), api_visibility=PRIVATE, show_progress="hidden")
-    SLOT.wire(run_btn, stop_btn, unlearn, [photo, others, steps, distance, with_baseline, seed, preset, with_attack],
+    SLOT.wire(run_btn, stop_btn, unlearn, [photo, others, steps, distance, with_baseline, seed, preset, with_attack, target, robust],
               wired(ui, unlearn), status, api_name="identity_unlearn")
 
 
-@user_errors(outputs=("steps", "with_baseline", "with_attack"))
+@user_errors(outputs=("steps", "with_baseline", "with_attack", "robust"))
 def preset_settings(name: str):
     """Set the settings to the chosen preset's."""
     chosen = chosen_preset(PRESETS, name)
     return {"steps": gr.Slider(value=chosen.settings["steps"]), "with_baseline": gr.Checkbox(value=chosen.options["compare_baseline"]),
-            "with_attack": gr.Checkbox(value=chosen.options["attack"])}
+            "with_attack": gr.Checkbox(value=chosen.options["attack"]),
+            "robust": gr.Checkbox(value=chosen.settings.get("robust_rounds", 0) > 0)}
 
 
 @user_errors(outputs=("preview", "status"), status="status")
@@ -189,18 +203,21 @@ def _attack_outputs(result: RunResult) -> dict[str, Any]:
 
 @user_errors(outputs=RESULT_OUTPUTS, status="status")
 def unlearn(photo: Optional[str], others: Optional[list[str]], steps: Any, distance: Any, with_baseline: bool, seed: Any,
-            preset: str = "quick", with_attack: bool = False, request: gr.Request = None, progress=gr.Progress()):
+            preset: str = "quick", with_attack: bool = False, target: str = Config.default("target"), robust: bool = False,
+            request: gr.Request = None, progress=gr.Progress()):
     """Run GUIDE (and the baseline) on the photo under a preset (its learning rate, inversion and evaluation sizes;
-    the steps, d, seed and baseline as set); show the galleries, the metrics and downloads."""
+    the steps, d, target, robust mode, seed and baseline as set); show the galleries, the metrics and downloads."""
     if not photo:
         raise InputError("upload a photo of one person first (or click an example)")
     chosen = chosen_preset(PRESETS, preset)
-    config = Config.from_inputs(**{**chosen.settings, "steps": steps, "d": distance, "seed": seed})
-    estimate = config.cpu_seconds(with_baseline=bool(with_baseline), preset=chosen, with_attack=bool(with_attack))
+    config = Config.from_inputs(**{**chosen.settings, "steps": steps, "d": distance, "seed": seed, "target": target,
+                                   "robust_rounds": ROBUST_ROUNDS if robust is True else 0})
+    with_baseline = bool(with_baseline) and config.robust_rounds == 0  # robust runs alone: it is the slow one
+    estimate = config.cpu_seconds(with_baseline=with_baseline, preset=chosen, with_attack=bool(with_attack))
     check_cpu_budget(estimate, gpu_available())
     load_photo(photo)  # a file that is no photo is refused before the run queues (faces are found in the run)
     result = SLOT.run(request, progress, guide.unlearn_identity, GeneratorRef(DEFAULT_FACE_GENERATOR), photo, config,
-                      extra_photos=list(others or []), **{**chosen.options, "compare_baseline": bool(with_baseline), "attack": bool(with_attack)},
+                      extra_photos=list(others or []), **{**chosen.options, "compare_baseline": with_baseline, "attack": bool(with_attack)},
                       estimate_s=estimate)
     e, face = result.report["evaluation"], result.details["face"]
     notes = "; ".join(face.notes)

@@ -10,12 +10,16 @@ from ..runtime.config import BoundedConfig, CpuCost, Preset, bounded, choice
 VIEWS = ("mirrored", "re-cropped tight", "re-cropped loose", "darker", "brighter", "side light")  # face_input.other_views
 
 PERCEPTUAL = ("auto", "lpips", "msssim")
+TARGETS = ("nobody", "ufo")  # a random face of nobody in particular; the paper's UFO point (methods/guide/target.py)
 # benchmarks/guide.py on the 2-core machine (slowest figures): alignment, inversion of 7 images and evaluation
 # about 60 s; GUIDE 0.15-0.3 s a step; the baseline (L_local only) about 0.05 s. benchmarks/ui_limits.py: 600 steps
 # with the baseline took 156 s. The estimate keeps a margin for slower days.
 CPU_COST = CpuCost(fixed_s=60.0, step_s=0.2)
 BASELINE_CPU_COST = CpuCost(fixed_s=5.0, step_s=0.06)
 INVERSION_STEP_S = 0.016  # one inversion step of one image (7 images x 300 steps took 32 s): the recovery attack's cost
+ROBUST_ROUNDS = 2  # the tab's robust switch: this many rounds of attack-then-forget (a full robust run stays in 5 min)
+ROBUST_STEP_FACTOR = 1.5  # a robust round's step costs more: its forget set grows by up to one latent per image a round
+HELDOUT_STARTS = 4  # the held-out attack's starts per image (methods/guide/attack.py)
 
 
 @dataclass
@@ -37,17 +41,24 @@ class GuideConfig(BoundedConfig):
     lambda_id: float = bounded(0.1, 0, 1000, "λ_id")
     lambda_adj: float = bounded(1.0, 0, 1000, "λ_adj")
     lambda_global: float = bounded(2.0, 0, 1000, "λ_global")
+    target: str = choice("nobody", TARGETS, "Target")  # methods/guide/target.py
+    robust_rounds: int = bounded(0, 0, 8, "Robust rounds", ui=(0, 4, 1))  # 0: plain GUIDE
+    robust_steps: int = bounded(60, 1, 5000, "Steps per robust round")
+    robust_attack_steps: int = bounded(100, 1, 2000, "In-loop attack's inversion steps")
+    robust_goal: float = bounded(0.2, 0, 1, "Robust goal (share recovered)")
     perceptual: str = choice("auto", PERCEPTUAL, "Perceptual loss")  # auto: LPIPS if available, else MS-SSIM
     baseline: bool = False
     seed: int = bounded(0, 0, 2**31 - 1, "Seed")
 
     def cpu_seconds(self, with_baseline: bool = True, preset: Optional[Preset] = None, with_attack: bool = False) -> float:
-        """This run's expected time on the reference CPU, with the baseline beside it or not, and the recovery attack
-        (``preset``: its measured time outside the fine-tuning, and its inversion's size)."""
+        """This run's expected time on the reference CPU, with the baseline beside it or not, the robust rounds and the
+        held-out recovery attack (``preset``: its measured time outside the fine-tuning, and its inversion's size)."""
         options = preset.options if preset else PRESETS["full"].options
         images = 1 + len(options["view_names"] or VIEWS)
-        attack = images * (1 + options["attack_restarts"]) * options["inversion_steps"] * INVERSION_STEP_S
-        return (CPU_COST.seconds(self.steps, fixed_s=preset.fixed_s if preset else None)
+        attack = 2 * images * HELDOUT_STARTS * options["attack_steps"] * INVERSION_STEP_S  # original and unlearned
+        robust = 0.0 if self.baseline else self.robust_rounds * (
+            images * 2 * self.robust_attack_steps * INVERSION_STEP_S + CPU_COST.step_s * ROBUST_STEP_FACTOR * self.robust_steps)
+        return (CPU_COST.seconds(self.steps, fixed_s=preset.fixed_s if preset else None) + robust
                 + (BASELINE_CPU_COST.seconds(self.steps) if with_baseline else 0.0) + (attack if with_attack else 0.0))
 
 
@@ -62,11 +73,11 @@ QUICK_VIEWS = ("mirrored", "re-cropped loose", "side light")
 PRESETS: dict[str, Preset] = {
     "quick": Preset("quick", "Quick", settings={"steps": 50, "lr": 2e-3},
                     options={"inversion_steps": 50, "view_names": QUICK_VIEWS, "n_random": 16, "compare_baseline": False,
-                             "attack": False, "attack_restarts": 1},
+                             "attack": False, "attack_steps": 50},
                     fixed_s=7.0),
     "full": Preset("full", "Full", settings={"steps": 200, "lr": 1e-3},
                    options={"inversion_steps": 300, "view_names": None, "n_random": 48, "compare_baseline": True,
-                            "attack": True, "attack_restarts": 1}),
+                            "attack": True, "attack_steps": 120}),
 }
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
 
 from ..backends import WSpaceBackend, load_generator
 from ..image_metrics import ssim_per_image
-from ..judges.faces import SAME_PERSON, face_descriptors, identity_distance
+from ..judges.faces import SAME_PERSON, face_descriptors, hog_detects, identity_distance
 from ..runtime.cache import CACHE_ROOT, cached_tensors, weights_key
+from .target import brightness
 
 RANDOM_SEED = 4321  # the random faces every evaluation compares (fixed: the same people before and after)
 
@@ -68,14 +69,20 @@ def evaluation_reference(original: WSpaceBackend, source_w: torch.Tensor, photo:
 
 
 @torch.no_grad()
-def evaluate(unlearned: WSpaceBackend, reference: EvaluationReference) -> dict[str, Any]:
-    """ID (source before vs after), ID_others (other images' latents), preservation on random latents."""
-    after = face_descriptors(unlearned.render_w(reference.source_w))
+def evaluate(unlearned: WSpaceBackend, reference: EvaluationReference, extra_names: Sequence[str] = ()) -> dict[str, Any]:
+    """ID (source before vs after), ID_others (other images' latents), preservation on random latents.
+    ``extra_names``: the other images that are other photos of the person (held out of any training), also reported
+    on their own."""
+    drawn = unlearned.render_w(reference.source_w)
+    after = face_descriptors(drawn)
     out: dict[str, Any] = {
         "photo_vs_reconstruction": _num(identity_distance(reference.photo, reference.source)[0]),
         "id_source_before_vs_after": _num(identity_distance(reference.source, after)[0]),
         "photo_vs_unlearned": _num(identity_distance(reference.photo, after)[0]),
         "unlearned_source_is_a_face": bool(np.isfinite(after).all()),
+        "unlearned_source_hog_detected": bool(hog_detects(drawn)[0]),
+        "unlearned_source_brightness": round(float(brightness(drawn)[0]), 3),
+        "random_brightness_p10_p90": [round(float(q), 3) for q in np.quantile(brightness(reference.random_images), (0.1, 0.9))],
         "same_person_threshold": SAME_PERSON,
     }
     if reference.other_names:
@@ -84,6 +91,10 @@ def evaluate(unlearned: WSpaceBackend, reference: EvaluationReference) -> dict[s
         out["id_others"] = {k: _num(v) for k, v in zip(reference.other_names, dist)}
         out["id_others_forgotten_rate"] = float((dist[found] > SAME_PERSON).mean()) if found.any() else None
         out["id_others_mean"] = float(dist[found].mean()) if found.any() else None
+        extra = np.array([name in extra_names for name in reference.other_names]) & found
+        if extra.any():
+            out["extra_photos_forgotten_rate"] = float((dist[extra] > SAME_PERSON).mean())
+            out["extra_photos_compared"] = int(extra.sum())
     random_after = unlearned.render_w(reference.random_w)
     dist = identity_distance(reference.random, face_descriptors(random_after))
     found = np.isfinite(dist)

@@ -65,6 +65,7 @@ class InversionConfig(BoundedConfig):
     residual_weight: float = 1.0  # mean r^2: keeps w near to_w(z); 0.1 put other views of a face ~R apart
     prior_weight: float = 1e-3  # mean z^2: a Gaussian prior on z
     msssim_weight: float = 0.5
+    schedule: str = choice("constant", ("constant", "cosine"), "Learning-rate schedule")  # cosine: to 0 at the last step
     space: str = choice("w", ("w", "z"), "Inversion space")  # "z": z only (an ablation: see benchmarks/guide_ablations.py)
     seed: int = 0
 
@@ -104,6 +105,7 @@ def invert(backend: WSpaceBackend, images: np.ndarray | torch.Tensor, config: Op
     z = z0.clone().requires_grad_(True)
     residual = torch.zeros((len(target), *backend.w_shape), requires_grad=config.space == "w")
     optimizer = torch.optim.Adam([z, residual] if config.space == "w" else [z], lr=config.lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.steps) if config.schedule == "cosine" else None
     for step in range(config.steps):
         check_cancel(cancel)
         out = backend.synthesize(backend.project_w(backend.to_w(z, pre_activation=True) + residual))
@@ -112,6 +114,8 @@ def invert(backend: WSpaceBackend, images: np.ndarray | torch.Tensor, config: Op
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if schedule is not None:
+            schedule.step()
         report_step(progress, step, config.steps, 25, f"inverting: step {step + 1}/{config.steps}")
     with torch.no_grad():
         w = backend.project_w(backend.to_w(z, pre_activation=True) + residual)

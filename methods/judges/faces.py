@@ -67,6 +67,12 @@ def landmarks68(images: torch.Tensor) -> list[np.ndarray | None]:
     return out
 
 
+def hog_detects(images: torch.Tensor) -> np.ndarray:
+    """Whether dlib's HOG detector finds a face in each image (bool (N,)), at the judge's analysis size."""
+    detector, _ = _dlib_models()
+    return np.array([len(detector(np.ascontiguousarray(im), 0)) > 0 for im in upsample_uint8(images)], dtype=bool)
+
+
 def mouth_opening(images: torch.Tensor) -> np.ndarray:
     """Inner-lip opening / inner-lip width per image from dlib landmarks; NaN where no face is found."""
     values = []

@@ -1,4 +1,5 @@
-"""GUIDE: UFO maths, neighbourhoods, a short real unlearning judged by dlib, the CLI contract, the tab."""
+"""GUIDE: UFO maths, the nobody target, neighbourhoods, robust rounds, a short real unlearning judged by dlib, the CLI
+contract, the tab."""
 import json
 import re
 from pathlib import Path
@@ -77,6 +78,48 @@ def test_short_guide_forgets_the_source_and_keeps_random_faces(dcgan, astronaut)
     assert result.report["perceptual_loss"] in ("LPIPS (AlexNet)", "MS-SSIM")
 
 
+def test_the_nobody_target_is_a_detected_typical_face_of_someone_else(dcgan, astronaut):
+    from methods.guide.target import BRIGHTNESS_RANGE, brightness, candidate_pool, nobody_target
+    from methods.judges.faces import hog_detects
+
+    _, inverted = astronaut
+    chosen = nobody_target(dcgan, inverted.w)
+    drawn = dcgan.render_w(chosen.w)
+    assert hog_detects(drawn)[0]
+    pool_light = candidate_pool(dcgan)["brightness"].numpy()
+    low, high = np.quantile(pool_light, BRIGHTNESS_RANGE)
+    assert low <= brightness(drawn)[0] <= high
+    assert identity_distance(face_descriptors(dcgan.render_w(inverted.w)), face_descriptors(drawn))[0] >= 0.7
+    # the nearest such face in W: no other admissible pool face is nearer to the person
+    assert chosen.facts["candidates"] >= 1 and chosen.facts["w_distance_to_person"] <= float(
+        (candidate_pool(dcgan)["w"] - inverted.w).flatten(1).norm(dim=1).max())
+
+
+def test_robust_rounds_forget_what_the_attack_finds_and_stop_at_the_goal(dcgan, astronaut):
+    _, inverted = astronaut
+    # stand-in attack results: two latents near the person that the plain run never trained on
+    g = torch.Generator().manual_seed(3)
+    found = inverted.w + 0.15 * inverted.w.abs().mean() * torch.randn((2, *inverted.w.shape[1:]), generator=g)
+    found = dcgan.project_w(found)
+    calls = []
+
+    def find(model):
+        calls.append(model)
+        return found, torch.tensor([True, True]), {"recovered": 1.0 if len(calls) == 1 else 0.0}
+
+    config = guide.GuideConfig(steps=10, robust_rounds=3, robust_steps=20)
+    robust = guide.run(config, dcgan, inverted.w, find_person=find)
+    plain = guide.run(guide.GuideConfig(steps=10), dcgan, inverted.w)
+    rounds = robust.report["robust"]["rounds"]
+    assert len(calls) == 2 and [r["recovered"] for r in rounds] == [1.0, 0.0]  # stopped at the goal
+    assert robust.report["robust"]["latents_forgotten"] == 3 and robust.report["robust"]["steps"] == 30
+    assert robust.forgotten_w.shape == (2, *inverted.w.shape[1:])
+    # the found latents now draw the target more closely than after the plain run
+    target = dcgan.render_w(robust.target_w)
+    gap = lambda gen: float((gen.render_w(found) - target).pow(2).mean())  # noqa: E731
+    assert gap(robust.generator) < 0.8 * gap(plain.generator), (gap(robust.generator), gap(plain.generator))
+
+
 def test_without_lpips_weights_ms_ssim_stands_in_and_an_explicit_request_is_refused(monkeypatch):
     from methods.guide import losses
 
@@ -117,7 +160,8 @@ def test_cli_contract_round_trip(tmp_path):
     found = np.load(out / "attack" / "original_latents.npy")
     assert found.shape == (4, 8192) and np.load(out / "attack" / "unlearned_latents.npy").shape == (4, 8192)
     assert len(attack["original_distance"]) == len(attack["unlearned_distance"]) == 4
-    assert attack["budget"]["inversion_steps"] == guide.PRESETS["quick"].options["inversion_steps"] and attack["budget"]["starts_per_image"] == 2
+    assert attack["name"] == "held-out re-inversion"
+    assert attack["budget"]["inversion_steps"] == guide.PRESETS["quick"].options["attack_steps"] and attack["budget"]["starts_per_image"] == 4
     assert attack["original_distance"][0] < 0.6 and attack["recovered_original"] >= 0.5  # calibration: it finds the person
     face = align_face(photo)
     rendered = dcgan_render_w(found[:1])
