@@ -39,7 +39,7 @@ POOL, FRESH = 2000, 1000
 SEEDS = {"dev": (101, 202), "heldout": (303, 404)}  # (pool seed, fresh seed)
 OPEN_MOUTH, TURNED = 0.2, 0.12
 DEV_SETTINGS = {"defaults": [], "lr 2e-4": ["--lr", "2e-4"], "600 steps": ["--steps", "600"],
-                "alpha 2": ["--alpha", "2"]}
+                "alpha 2": ["--alpha", "2"], "alpha 4": ["--alpha", "4"]}
 
 
 def measures(images: torch.Tensor) -> dict[str, np.ndarray]:
@@ -128,30 +128,34 @@ def markdown(rows: list[dict], title: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dev", action="store_true", help="the settings sweep on the development seeds (the GAN, open mouths)")
+    ap.add_argument("--dev", action="store_true", help="the settings sweep on the development seeds (open mouths)")
     ap.add_argument("--generators", nargs="*", default=list(GENERATORS))
+    ap.add_argument("--settings", nargs="*", choices=list(DEV_SETTINGS), default=list(DEV_SETTINGS),
+                    help="with --dev: which of the swept settings to run")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.dev:
-            for name, extra in DEV_SETTINGS.items():
-                rows.append(one("digiface-dcgan", "open mouth", "dev", extra, Path(tempfile.mkdtemp(dir=tmp))))
-                print(json.dumps(rows[-1]), flush=True)
+            for generator in args.generators:
+                for name in args.settings:
+                    rows.append(one(generator, "open mouth", "dev", DEV_SETTINGS[name], Path(tempfile.mkdtemp(dir=tmp))))
+                    print(json.dumps(rows[-1]), flush=True)
         else:
             for generator in args.generators:
                 for feature in THRESHOLDS:
                     rows.append(one(generator, feature, "heldout", [], Path(tempfile.mkdtemp(dir=tmp))))
                     print(json.dumps(rows[-1]), flush=True)
     stem = "features_gan_vae_dev" if args.dev else "features_gan_vae"
-    previous = OUT / f"{stem}.json"  # rows of other generators from an earlier call are kept
-    if previous.is_file() and not args.dev:
-        done = {(r["generator"], r["feature"]) for r in rows}
-        rows = [r for r in json.loads(previous.read_text())["rows"] if (r["generator"], r["feature"]) not in done] + rows
+    previous = OUT / f"{stem}.json"  # rows of other generators (or, with --dev, other settings) from an earlier call are kept
+    key = lambda r: (r["generator"], r["feature"], str(r["settings"]))  # noqa: E731
+    if previous.is_file():
+        done = {key(r) for r in rows}
+        rows = [r for r in json.loads(previous.read_text())["rows"] if key(r) not in done] + rows
         rows.sort(key=lambda r: (GENERATORS.index(r["generator"]), list(THRESHOLDS).index(r["feature"])))
     result = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
               "threads": os.environ.get("OMP_NUM_THREADS", "all cores"), "rows": rows}
     (OUT / f"{stem}.json").write_text(json.dumps(result, indent=2))
-    title = ("Feature Unlearning settings on the development seeds (GAN, open mouths)" if args.dev else
+    title = ("Feature Unlearning settings on the development seeds (open mouths)" if args.dev else
              "Feature Unlearning on the GAN and the VAE, held-out seeds")
     (OUT / f"{stem}.md").write_text(markdown(rows, title))
     print(markdown(rows, title))

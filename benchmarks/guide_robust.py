@@ -16,6 +16,7 @@ Writes benchmarks/results/guide_robust.{json,md} (held-out photos) or guide_robu
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import tempfile
@@ -47,7 +48,7 @@ def second_photo(photo, folder: Path) -> Path:
     pad = Image.new("RGB", (int(w * 1.2), int(h * 1.2)), (128, 128, 128))
     pad.paste(image, (int(w * 0.1), int(h * 0.1)))
     image = ImageEnhance.Brightness(pad.filter(ImageFilter.GaussianBlur(1.5))).enhance(0.85)
-    path = folder / f"second-{abs(hash(image.tobytes())) % 10**8}.png"
+    path = folder / f"second-{hashlib.sha1(image.tobytes()).hexdigest()[:10]}.png"
     image.save(path)
     return path
 
@@ -61,7 +62,7 @@ def run_one(backend, title: str, photo, variant: str, folder: Path) -> dict:
     config = guide.GuideConfig(**{**full.settings, **VARIANTS[variant]})
     source = photo
     if isinstance(photo, np.ndarray):  # the pipeline reads files or arrays; the second photo is written as a file
-        source = folder / f"{abs(hash(title)) % 10**8}.png"
+        source = folder / f"{hashlib.sha1(title.encode()).hexdigest()[:10]}.png"
         Image.fromarray(photo).save(source)
     started = time.perf_counter()
     result = guide.unlearn_identity(backend, source, config, extra_photos=[second_photo(source, folder)],

@@ -212,7 +212,7 @@ def unlearn(photo: Optional[str], others: Optional[list[str]], steps: Any, dista
     chosen = chosen_preset(PRESETS, preset)
     config = Config.from_inputs(**{**chosen.settings, "steps": steps, "d": distance, "seed": seed, "target": target,
                                    "robust_rounds": ROBUST_ROUNDS if robust is True else 0})
-    with_baseline = bool(with_baseline) and config.robust_rounds == 0  # robust runs alone: it is the slow one
+    with_baseline = bool(with_baseline)
     estimate = config.cpu_seconds(with_baseline=with_baseline, preset=chosen, with_attack=bool(with_attack))
     check_cpu_budget(estimate, gpu_available())
     load_photo(photo)  # a file that is no photo is refused before the run queues (faces are found in the run)

@@ -19,7 +19,7 @@ SLUGS = ("astronaut", "cameraman")
 
 def configs() -> dict[str, GuideConfig]:
     """Each example's settings by its folder's name (a test holds the shipped examples to them)."""
-    return {slug: GuideConfig(**PRESETS["full"].settings, target="ufo") for slug in SLUGS}
+    return {slug: GuideConfig(**PRESETS["full"].settings) for slug in SLUGS}
 
 
 def precompute(root: Path = EXAMPLES_ROOT) -> None:

@@ -13,7 +13,7 @@ from ..backends import WSpaceBackend
 from ..runtime import (AttackReport, CancelFn, MetricRow, ProgressFn, RunResult, report_progress, save_attack, save_run,
                        subrange, to_uint8)
 from .attack import in_loop_finder, reinversion_attack
-from .config import GuideConfig
+from .config import HELDOUT_ATTACK_STEPS, GuideConfig
 from ..runtime.distributed import from_main_process, is_main_process
 from ..runtime.results import other_process_result
 from .evaluate import evaluate, evaluation_reference, verdict
@@ -28,9 +28,10 @@ INVERSION_SHARE, TRAINING_SHARE = 0.25, 0.6  # of the progress bar, after 5% for
 def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideConfig,
                      extra_photos: Sequence[PhotoSource] = (), compare_baseline: bool = True, out_dir: Optional[Path] = None,
                      n_random: int = 48, n_show: int = 8, inversion_steps: int = InversionConfig.default("steps"),
-                     view_names: Optional[Sequence[str]] = None, attack: bool = False, attack_steps: int = 120,
+                     view_names: Optional[Sequence[str]] = None, attack: bool = False, attack_steps: int = HELDOUT_ATTACK_STEPS,
                      progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None) -> RunResult:
-    """Run GUIDE (``config``; plus the baseline when ``compare_baseline``) on one photo and measure it.
+    """Run GUIDE (``config``; plus the baseline when ``compare_baseline``, never beside robust rounds) on one photo
+    and measure it.
 
     ID_others uses ``extra_photos`` when given, and always the photo's other views (mirrored, re-cropped,
     re-lit; only those in ``view_names`` when given), each aligned and inverted on its own. Writes the first
@@ -55,7 +56,9 @@ def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideCo
                       progress=subrange(progress, 0.05, 0.05 + INVERSION_SHARE), cancel=cancel)
     source_w = from_main_process(inverted.w[:1])  # every process trains from the same latent
     other_w = {name: inverted.w[i : i + 1] for i, name in enumerate(views) if name != "source"}
-    runs = [("GUIDE", config)] + ([("baseline", replace(config, baseline=True))] if compare_baseline and not config.baseline else [])
+    # robust runs alone: it is the slow one, and its question (does the person come back?) is GUIDE's, not the baseline's
+    runs = [("GUIDE", config)] + ([("baseline", replace(config, baseline=True))]
+                                  if compare_baseline and not config.baseline and not config.robust_rounds else [])
     if config.baseline:
         runs = [("baseline", config)]
     reference = evaluation_reference(backend, source_w, face.image, other_w, n_random=n_random)

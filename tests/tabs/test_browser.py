@@ -89,6 +89,18 @@ def test_identity_example_unlearn_and_bad_upload(browser, app_url, tmp_path):
     assert page.locator("#id-views img").count() >= 1 and page.locator("#id-preservation img").count() >= 1
     page.wait_for_timeout(1000)
     page.screenshot(path=str(SHOTS / "identity.png"), full_page=True)
+    # the robust switch and the target's choice sit in Settings: off and "a random face of nobody" by default
+    _open_settings(page)
+    page.locator("#id-robust").wait_for(timeout=10_000)
+    assert not page.locator("#id-robust input[type=checkbox]").is_checked()
+    assert page.locator("#id-target input[value='nobody']").is_checked()
+    page.locator("#id-target input[value='ufo']").check()
+    assert page.locator("#id-target input[value='ufo']").is_checked()
+    page.locator("#id-preset input[value='full']").check()  # a preset sets the robust switch, not the target
+    page.wait_for_timeout(500)
+    assert page.locator("#id-target input[value='ufo']").is_checked()
+    page.locator("#id-robust").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "identity-settings.png"))
     page.close()
 
 
