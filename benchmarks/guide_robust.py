@@ -66,7 +66,7 @@ def run_one(backend, title: str, photo, variant: str, folder: Path) -> dict:
         Image.fromarray(photo).save(source)
     started = time.perf_counter()
     result = guide.unlearn_identity(backend, source, config, extra_photos=[second_photo(source, folder)],
-                                    **{**full.options, "compare_baseline": False})
+                                    **{**full.options, "compare_baseline": False, "attack_views": None})
     seconds = time.perf_counter() - started
     e, a = result.report["evaluation"], result.report["attack"]
     return {"photo": title, "variant": variant, "seconds": round(seconds, 1), "train_s": result.report["train_s"],

@@ -80,7 +80,9 @@ GLOSSARY = """
 - **Robust mode**: GUIDE alternated with an attack on its own result (the method's inversion, a training fit: its
   figures are named so), forgetting what the attack finds each round.
 - **Quick / Full**: quick uses fewer steps at a higher learning rate, three views and 16 random faces (a result in
-  about 20 s); full is the benchmarked setting and adds the baseline and the recovery attack.
+  about 20 s); full is the benchmarked setting and adds the baseline and the recovery attack (on the photo and
+  three of its views, within the Space's 5-minute limit; the command line attacks every view). Robust mode with
+  the full preset and the attack is longer than that limit: run it from the command line.
 """
 
 

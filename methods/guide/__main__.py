@@ -48,7 +48,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                              seed=args.seed, baseline=args.baseline, target=args.target,
                              robust_rounds=ROBUST_ROUNDS if args.robust else preset.settings.get("robust_rounds", 0))
         backend = load_generator(args.generator)
-        options = {**preset.options, "compare_baseline": False, "attack": args.attack,
+        options = {**preset.options, "compare_baseline": False, "attack": args.attack, "attack_views": None,
                    **({"n_random": args.n_random} if args.n_random else {})}
         result = unlearn_identity(backend, args.image, config, extra_photos=args.other_image, out_dir=args.out, **options)
     except (InputError, OSError) as exc:

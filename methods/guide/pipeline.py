@@ -29,6 +29,7 @@ def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideCo
                      extra_photos: Sequence[PhotoSource] = (), compare_baseline: bool = True, out_dir: Optional[Path] = None,
                      n_random: int = 48, n_show: int = 8, inversion_steps: int = InversionConfig.default("steps"),
                      view_names: Optional[Sequence[str]] = None, attack: bool = False, attack_steps: int = HELDOUT_ATTACK_STEPS,
+                     attack_views: Optional[Sequence[str]] = None,
                      progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None) -> RunResult:
     """Run GUIDE (``config``; plus the baseline when ``compare_baseline``, never beside robust rounds) on one photo
     and measure it.
@@ -39,7 +40,7 @@ def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideCo
     Galleries: "photo · inversion · target", "the person's images" (the views before/after), "random faces";
     ``details``: the aligned face, the views, every method's GuideResult and report. ``attack``: then try to bring
     the person back from the first method's generator (:func:`~methods.guide.attack.reinversion_attack`, with
-    its held-out variant with ``attack_steps``); its report goes to ``report["attack"]`` and its files to ``out_dir/attack/``.
+    its held-out variant with ``attack_steps``, on the photo and ``attack_views`` of its views, all when None); its report goes to ``report["attack"]`` and its files to ``out_dir/attack/``.
     """
     report_progress(progress, 0.0, "finding and aligning the face")
     face = align_face(photo)
@@ -64,7 +65,8 @@ def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideCo
     reference = evaluation_reference(backend, source_w, face.image, other_w, n_random=n_random)
     # the photo and its generated views: what the robust mode's attack and the verdict's attack re-invert (other photos
     # of the person stay held out of the training and are judged by ID_others)
-    attacked = np.stack([image for name, image in views.items() if name not in extra_names])
+    attacked_names = [name for name in views if name not in extra_names]
+    attacked = np.stack([views[name] for name in attacked_names])
     robust = config.robust_rounds > 0 and not config.baseline
     finder = in_loop_finder(attacked, config.robust_attack_steps, seed=config.seed) if robust else None
     results: dict[str, GuideResult] = {}
@@ -87,8 +89,10 @@ def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideCo
     attack_report, attack_latents = None, {}
     if attack:
         report_progress(progress, 0.9, "recovery attack (held out): inverting the photo again into both generators")
+        judged = np.stack([views[name] for name in attacked_names
+                           if attack_views is None or name == "source" or name in attack_views])
         attack_report, attack_latents = reinversion_attack(
-            backend, first.generator, attacked, attack_steps, heldout=True,
+            backend, first.generator, judged, attack_steps, heldout=True,
             progress=subrange(progress, 0.9, 0.95), cancel=cancel)
         first.report["attack"] = attack_report.to_json()
     report_progress(progress, 0.95, "drawing the galleries")
@@ -104,7 +108,7 @@ def unlearn_identity(backend: WSpaceBackend, photo: PhotoSource, config: GuideCo
     if attack_report is not None:
         found = {k: torch.from_numpy(v).reshape(-1, *backend.w_shape) for k, v in attack_latents.items()}
         galleries["recovery attack"] = {
-            "photo": attacked,
+            "photo": judged,
             "original: found": to_uint8(backend.render_w(found["original_latents.npy"])),
             f"{next(iter(results))}: found": to_uint8(first.generator.render_w(found["unlearned_latents.npy"]))}
     reports = {name: r.report for name, r in results.items()}
