@@ -33,7 +33,7 @@ DEV_SEED, HELDOUT_SEED, POOL_SEED = 777, 778, 12345
 MIN_SSIM = 0.98
 FULL = fu.PRESETS["full"].settings
 VARIANTS = {
-    "full preset (300 steps × 32, lr 1e-4, α 1)": {},
+    "full preset (300 steps × 32, lr 1e-4, α 1)": {"alpha": 1.0},
     "α 2": {"alpha": 2.0},
     "α 3": {"alpha": 3.0},
     "600 steps": {"steps": 600},

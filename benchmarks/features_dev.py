@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results"
 LABELS = ROOT / "assets" / "examples" / "features" / "open-mouths" / "labels.json"
 DEV_FACES, DEV_SEED = 400, 920_000
-BASE = {"steps": 75, "batch_size": 16, "lr": 2e-4, "eval_samples": 256}  # the quick preset before this search
+BASE = {"steps": 75, "batch_size": 16, "lr": 2e-4, "alpha": 1.0, "eval_samples": 256}  # the quick preset before this search
 VARIANTS = {
     "previous quick": {},
     "eval 128": {"eval_samples": 128},

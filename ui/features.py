@@ -73,7 +73,8 @@ GLOSSARY = """
   mean without); a latent whose projection passes t "has" it. Training moves such latents' faces to t.
 - **Training fit**: how closely the fine-tuned generator matches the feature-free faces it was trained towards — a
   number the method optimises, not an independent result.
-- **Latent shift**: the free alternative — move each latent at sampling time instead of changing the weights.
+- **Latent shift**: the free alternative — move each latent at sampling time instead of changing the weights. It
+  is also what the fine-tuning is trained towards, so the unlearned generator can at best match it.
 - **SSIM**: pixel similarity to the original face (1 = identical). **α**: weight of the unlearning terms.
 - **PGD probe**: an attack that nudges latents (L2 radius 1.5) to bring the feature back, judged again.
 - **GAN, VAE**: two kinds of generator. A GAN learns to fool a critic; a VAE learns to compress faces into a latent
@@ -161,7 +162,7 @@ def build() -> dict[str, Any]:
                 steps = config_slider(Config, "steps", "Fine-tuning steps", value=QUICK.settings["steps"])
                 batch = config_slider(Config, "batch_size", "Batch size", value=QUICK.settings["batch_size"])
                 lr = checked_by_handler(gr.Number(QUICK.settings["lr"], label="Learning rate (Adam)"))
-                alpha = config_slider(Config, "alpha", "α — weight of the unlearning terms")
+                alpha = config_slider(Config, "alpha", "α — weight of the unlearning terms", value=QUICK.settings["alpha"])
                 thr = gr.Radio(list(fu.THRESHOLDS), value=Config.default("threshold"), label="Threshold t",
                                info="mean projection of all labels (the paper) or midpoint of the two class means")
                 run_seed = checked_by_handler(gr.Number(Config.default("seed"), label="Run seed", precision=0, minimum=0,
@@ -188,7 +189,7 @@ def build() -> dict[str, Any]:
     # --------------------------------------------------------------------------------------------
     # Events
     # --------------------------------------------------------------------------------------------
-    ui = dict(grid=grid, labels=labels, counts=counts, seed=seed, generator_choice=generator_choice, steps=steps, batch=batch, lr=lr, probe=probe,
+    ui = dict(grid=grid, labels=labels, counts=counts, seed=seed, generator_choice=generator_choice, steps=steps, batch=batch, lr=lr, alpha=alpha, probe=probe,
               with_img=with_img, without_img=without_img, metrics=metrics, downloads=downloads, status=status,
               verdict=verdict, feature_name=feature_name)
     grid.change(record_marks, [grid, labels], wired(ui, record_marks), queue=False, show_progress="hidden",
@@ -307,12 +308,13 @@ def load_labels(path: Optional[str]):
     return _show(min(labels.pages), labels)
 
 
-@user_errors(outputs=("steps", "batch", "lr", "probe"))
+@user_errors(outputs=("steps", "batch", "lr", "alpha", "probe"))
 def preset_settings(name: str):
     """Set the settings to the chosen preset's."""
     chosen = chosen_preset(PRESETS, name)
     return {"steps": gr.Slider(value=chosen.settings["steps"]), "batch": gr.Slider(value=chosen.settings["batch_size"]),
-            "lr": gr.Number(value=chosen.settings["lr"]), "probe": gr.Checkbox(value=chosen.options["probe"])}
+            "lr": gr.Number(value=chosen.settings["lr"]), "alpha": gr.Slider(value=chosen.settings["alpha"]),
+            "probe": gr.Checkbox(value=chosen.options["probe"])}
 
 
 RESULT_OUTPUTS = ("with_img", "without_img", "metrics", "downloads", "status", "verdict")

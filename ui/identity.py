@@ -78,7 +78,9 @@ GLOSSARY = """
   generator must find them (the check that the attack means something). On this generator it finds them again after
   GUIDE: the method hides the person's own latent, not every latent that can draw them.
 - **Robust mode**: GUIDE alternated with an attack on its own result (the method's inversion, a training fit: its
-  figures are named so), forgetting what the attack finds each round.
+  figures are named so), forgetting what the attack finds each round. Measured on two held-out photos, it does not
+  make the person stay forgotten: the held-out attack found them in 86% of the photos and views (plain GUIDE 100%),
+  and random faces changed more (SSIM 0.87 against 0.93).
 - **Quick / Full**: quick uses fewer steps at a higher learning rate, three views and 16 random faces (a result in
   about 20 s); full is the benchmarked setting and adds the baseline and the recovery attack (on the photo and
   three of its views, within the Space's 5-minute limit; the command line attacks every view). Robust mode with

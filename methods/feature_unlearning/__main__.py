@@ -32,20 +32,20 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--steps", type=int, help="default: the preset's")
     p.add_argument("--batch-size", type=int, help="default: the preset's")
     p.add_argument("--lr", type=float, help="default: the preset's")
-    p.add_argument("--alpha", type=float, default=d("alpha"))
+    p.add_argument("--alpha", type=float, help="default: the preset's")
     p.add_argument("--threshold", choices=THRESHOLDS, default=d("threshold"))
     p.add_argument("--msssim", choices=MSSSIM_MODES, default=d("msssim_mode"), help="how MS-SSIM runs at 64 px")
-    p.add_argument("--eval-samples", type=int, default=d("eval_samples"))
+    p.add_argument("--eval-samples", type=int, help="default: the preset's")
     p.add_argument("--seed", type=int, default=d("seed"))
     p.add_argument("--probe", action=argparse.BooleanOptionalAction, default=None,
                    help="the PGD probe after the run (default: the preset's; full: on)")
     p.add_argument("--feature", default="the feature", help="the feature's name in the verdict, e.g. 'open mouths'")
     args = p.parse_args(argv)
     try:
-        given = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
-        config = FeatureUnlearningConfig(**{**PRESETS[args.preset].settings, **given}, alpha=args.alpha,
-                                         threshold=args.threshold, msssim_mode=args.msssim, seed=args.seed,
-                                         eval_samples=args.eval_samples)
+        given = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr),
+                                   ("alpha", args.alpha), ("eval_samples", args.eval_samples)) if v is not None}
+        config = FeatureUnlearningConfig(**{**PRESETS[args.preset].settings, **given}, threshold=args.threshold,
+                                         msssim_mode=args.msssim, seed=args.seed)
         backend = load_generator(args.generator)
         positives, negatives = np.load(args.positives), np.load(args.negatives)
         probe = PRESETS[args.preset].options["probe"] if args.probe is None else args.probe

@@ -51,6 +51,20 @@ def test_the_probe_runs_from_label_files(mouth_labels, tmp_path):
     assert 0 <= report["probe"]["unlearned"]["judge_rate_after_attack"] <= 1  # the probe ran, on the unlearned generator
 
 
+def test_the_quick_preset_sets_what_the_command_line_leaves_unset(mouth_labels, tmp_path):
+    from methods.feature_unlearning.config import PRESETS
+    pos, neg = mouth_labels
+    np.save(tmp_path / "P.npy", pos.numpy())
+    np.save(tmp_path / "N.npy", neg.numpy())
+    r = _run("methods.feature_unlearning", "--positives", str(tmp_path / "P.npy"), "--negatives", str(tmp_path / "N.npy"),
+             "--out", str(tmp_path / "run"), "--preset", "quick", "--steps", "4", "--eval-samples", "16")
+    assert r.returncode == 0, r.stderr
+    settings = json.loads((tmp_path / "run" / "report.json").read_text())["settings"]
+    quick = PRESETS["quick"].settings
+    assert (settings["steps"], settings["eval_samples"]) == (4, 16)  # what is given wins
+    assert (settings["lr"], settings["batch_size"], settings["alpha"]) == (quick["lr"], quick["batch_size"], quick["alpha"])
+
+
 def test_cli_bad_inputs_give_messages_not_tracebacks(tmp_path):
     np.save(tmp_path / "bad.npy", np.zeros((4, 7), np.float32))
     r = _run("methods.feature_unlearning", "--positives", str(tmp_path / "bad.npy"), "--negatives", str(tmp_path / "bad.npy"),
