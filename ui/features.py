@@ -313,7 +313,7 @@ def preset_settings(name: str):
     """Set the settings to the chosen preset's."""
     chosen = chosen_preset(PRESETS, name)
     return {"steps": gr.Slider(value=chosen.settings["steps"]), "batch": gr.Slider(value=chosen.settings["batch_size"]),
-            "lr": gr.Number(value=chosen.settings["lr"]), "alpha": gr.Slider(value=chosen.settings["alpha"]),
+            "lr": gr.Number(value=chosen.settings["lr"]), "alpha": gr.Slider(value=chosen.settings.get("alpha", Config.default("alpha"))),
             "probe": gr.Checkbox(value=chosen.options["probe"])}
 
 

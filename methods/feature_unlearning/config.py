@@ -42,14 +42,13 @@ class FeatureUnlearningConfig(BoundedConfig):
 # faces no table reports (benchmarks/features_dev.py): measuring feature-free faces on 128 held-out latents instead
 # of 256 saved 1.6 s at equal quality (0.0% open, SSIM 0.985); fewer steps, a smaller batch or a higher learning rate
 # left more open mouths (0.4-1.1%) or changed feature-free faces more (SSIM 0.980).
-# Full's α: on the development seeds of the landmark protocol (benchmarks/features_gan_vae.py --dev) α 2 left the
+# The default α (full's): on the development seeds of the landmark protocol (benchmarks/features_gan_vae.py --dev) α 2 left the
 # GAN's open mouths at 2.2% against 3.2% at α 1 (latent shift 4.2%; SSIM 0.988 / 0.990); on the VAE 1.3% / 1.1%
 # (shift 1.3%), one face apart.
 PRESETS: dict[str, Preset] = {
     "quick": Preset("quick", "Quick", settings={"steps": 75, "batch_size": 16, "lr": 2e-4, "alpha": 1.0,
                                                 "eval_samples": 128}, options={"probe": False}, fixed_s=3.0),
-    "full": Preset("full", "Full", settings={"steps": 300, "batch_size": 32, "lr": 1e-4, "alpha": 2.0},
-                   options={"probe": True}),
+    "full": Preset("full", "Full", settings={"steps": 300, "batch_size": 32, "lr": 1e-4}, options={"probe": True}),
 }
 
 
